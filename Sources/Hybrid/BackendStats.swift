@@ -1,0 +1,16 @@
+import Synchronization
+
+/// Counts round trips to each database: the evidence that a page costs one SQL query and one
+/// MongoDB query, and the source of the backend metrics.
+public final class BackendStats: Sendable {
+    private let sql = Atomic<Int>(0)
+    private let mongo = Atomic<Int>(0)
+
+    public init() {}
+
+    public var sqlQueries: Int { sql.load(ordering: .relaxed) }
+    public var mongoOperations: Int { mongo.load(ordering: .relaxed) }
+
+    func recordSQLQuery() { sql.add(1, ordering: .relaxed) }
+    func recordMongoOperation() { mongo.add(1, ordering: .relaxed) }
+}

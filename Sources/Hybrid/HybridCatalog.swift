@@ -1,0 +1,76 @@
+import Logging
+import PostgresNIO
+
+/// The two stores of the hybrid model, and the round-trip counters shared by everything that
+/// queries them.
+public struct HybridCatalog: Sendable {
+    public let postgres: PostgresClient
+    public let mongo: MongoProductCollection
+    public let stats: BackendStats
+    public let logger: Logger
+
+    public init(postgres: PostgresClient, mongo: MongoProductCollection, logger: Logger) {
+        self.postgres = postgres
+        self.mongo = mongo
+        self.stats = mongo.pool.stats
+        self.logger = logger
+    }
+
+    /// Runs one SQL query outside a transaction and counts it.
+    @discardableResult
+    func sql(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+        stats.recordSQLQuery()
+        do {
+            return try await postgres.query(query, logger: logger)
+        } catch let error as PSQLError {
+            throw Self.translate(error)
+        }
+    }
+
+    /// Runs one SQL query inside a transaction and counts it.
+    @discardableResult
+    func sql(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> PostgresRowSequence {
+        stats.recordSQLQuery()
+        return try await connection.query(query, logger: logger)
+    }
+
+    /// Maps PostgreSQL errors a user can act on to `HybridError`; others pass through.
+    static func translate(_ error: any Error) -> any Error {
+        guard let psql = error as? PSQLError else { return error }
+        switch psql.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown:
+            return HybridError.postgresUnavailable(String(describing: psql.code))
+        default:
+            break
+        }
+        guard let state = psql.serverInfo?[.sqlState] else { return error }
+        let detail = psql.serverInfo?[.detail] ?? psql.serverInfo?[.message] ?? ""
+        switch state {
+        case "23505":
+            if let sku = Self.quotedValue(in: detail, after: "(sku)=(") { return HybridError.duplicateSKU(sku) }
+            if let slug = Self.quotedValue(in: detail, after: "(slug)=(") { return HybridError.duplicateSlug(slug) }
+            return HybridError.invalidInput("a unique value is already taken: \(detail)")
+        case "23503":
+            if let id = Self.quotedValue(in: detail, after: "(category_id)=("), let number = Int64(id) {
+                return HybridError.categoryNotFound(number)
+            }
+            if let id = Self.quotedValue(in: detail, after: "(parent_id)=("), let number = Int64(id) {
+                return HybridError.categoryNotFound(number)
+            }
+            return HybridError.invalidInput("a referenced row does not exist: \(detail)")
+        case "23514", "22001":
+            return HybridError.invalidInput("a value is out of range: \(detail)")
+        case "57P01", "57P02", "57P03", "08000", "08003", "08006":
+            return HybridError.postgresUnavailable(psql.serverInfo?[.message] ?? state)
+        default:
+            return error
+        }
+    }
+
+    private static func quotedValue(in detail: String, after prefix: String) -> String? {
+        guard let start = detail.range(of: prefix) else { return nil }
+        let rest = detail[start.upperBound...]
+        guard let end = rest.firstIndex(of: ")") else { return nil }
+        return String(rest[..<end])
+    }
+}

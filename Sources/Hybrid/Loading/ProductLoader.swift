@@ -1,0 +1,44 @@
+import Foundation
+import PostgresNIO
+
+/// Loads products by id: one SQL query for the rows and one MongoDB `$in` for the documents,
+/// however many ids.
+public struct ProductLoader: Sendable {
+    /// The most ids one multi-get may ask for.
+    public static let maximumIDs = 100
+
+    let catalog: HybridCatalog
+    let fetcher: DocumentFetcher
+
+    public init(catalog: HybridCatalog, mode: LoadingMode = .batch) {
+        self.catalog = catalog
+        self.fetcher = DocumentFetcher(mongo: catalog.mongo, mode: mode)
+    }
+
+    /// The storefront's product detail: active products only.
+    public func product(id: Int64, includeInactive: Bool = false) async throws -> Product {
+        guard let product = try await products(ids: [id], includeInactive: includeInactive)[id] else {
+            throw HybridError.productNotFound(id)
+        }
+        return product
+    }
+
+    /// The products that exist (and are active, unless `includeInactive`), keyed by id; missing
+    /// ids are absent.
+    public func products(ids: [Int64], includeInactive: Bool = false) async throws -> [Int64: Product] {
+        guard !ids.isEmpty else { return [:] }
+        guard ids.count <= Self.maximumIDs * 10 else {
+            throw HybridError.invalidInput("at most \(Self.maximumIDs * 10) ids can be loaded at once")
+        }
+        let rows = try await catalog.sql(
+            """
+            SELECT \(unescaped: productColumns) FROM products p
+            WHERE p.id = ANY(\(ids)) AND (\(includeInactive) OR p.status = 'active')
+            """)
+        var found: [ProductRow] = []
+        for try await columns in rows.decode(ProductColumns.self) { found.append(ProductRow(columns: columns)) }
+        var byID: [Int64: Product] = [:]
+        for product in try await fetcher.products(for: found) { byID[product.id] = product }
+        return byID
+    }
+}

@@ -1,0 +1,193 @@
+import CMongoC
+import Logging
+
+/// The `products` collection: one document per product, `_id` = the product id.
+///
+/// Every write is guarded by `version`: a change applies only over an older version, so
+/// replaying a change (the outbox relay retrying) is harmless and an old change never overwrites
+/// a newer one.
+public struct MongoProductCollection: Sendable {
+    public let pool: MongoConnectionPool
+    /// Bounds every operation on the server, so a slow query cannot hold a pooled thread.
+    let maxTimeMS: Int64
+
+    public init(pool: MongoConnectionPool, maxTimeMS: Int64 = 5000) {
+        self.pool = pool
+        self.maxTimeMS = maxTimeMS
+    }
+
+    /// The documents with the given ids, in one `$in` query; missing ids are absent from the result.
+    public func documents(ids: [Int64]) async throws -> [Int64: StoredDocument] {
+        guard !ids.isEmpty else { return [:] }
+        let filter = BSONDocument(["_id": .object(["$in": .array(ids.map { .int($0) })])])
+        let documents = try await find(filter: filter, options: BSONDocument(["maxTimeMS": .int(maxTimeMS)]))
+        var byID: [Int64: StoredDocument] = [:]
+        byID.reserveCapacity(documents.count)
+        for document in documents { byID[document.id] = document }
+        return byID
+    }
+
+    /// One document by id (`find_one`): the per-object loading mode's query.
+    public func document(id: Int64) async throws -> StoredDocument? {
+        let filter = BSONDocument(["_id": .int(id)])
+        return try await find(filter: filter, options: BSONDocument(["limit": .int(1), "maxTimeMS": .int(maxTimeMS)]))
+            .first
+    }
+
+    /// A page of a category's active products ordered by price, then id, from the
+    /// (category_id, status, price_e4, _id) index.
+    public func pageByPrice(
+        categoryID: Int64, ascending: Bool, skip: Int, limit: Int, idsOnly: Bool = false
+    ) async throws -> [StoredDocument] {
+        let filter = BSONDocument(["category_id": .int(categoryID), "status": .string(ProductStatus.active.rawValue)])
+        let direction: JSONValue = .int(ascending ? 1 : -1)
+        let sort = BSONDocument(["price_e4": direction, "_id": direction])
+        let options = BSONDocument([
+            "skip": .int(Int64(skip)), "limit": .int(Int64(limit)), "maxTimeMS": .int(maxTimeMS),
+        ])
+        options.append("sort", document: sort)
+        if idsOnly {
+            options.append(
+                "projection", .object(["_id": .int(1), "price": .int(1), "name": .int(1), "currency": .int(1)]))
+        }
+        return try await find(filter: filter, options: options)
+    }
+
+    /// Applies a change at `version`: `$set` of the given stored fields and `version`, only over an
+    /// older version or a missing document (upsert).
+    ///
+    /// - Returns: `true` when the change was applied, `false` when the document already had this
+    ///   version or a newer one.
+    @discardableResult
+    public func apply(id: Int64, version: Int64, set fields: [String: JSONValue]) async throws -> Bool {
+        let selector = BSONDocument(["_id": .int(id), "version": .object(["$lt": .int(version)])])
+        var set = fields
+        set["version"] = .int(version)
+        let update = BSONDocument(["$set": .object(set)])
+        let options = BSONDocument(["upsert": .bool(true)])
+        nonisolated(unsafe) let arguments = (selector, update, options)
+        return try await pool.withCollection { collection in
+            var error = cmongoc_error_make()
+            let ok = mongoc_collection_update_one(
+                collection, arguments.0.pointer, arguments.1.pointer, arguments.2.pointer, nil, &error)
+            if ok { return true }
+            let failure = MongoError(error)
+            // The selector missed because the stored version is not older, and the upsert then hit
+            // the existing _id: the change is already superseded.
+            if failure.isDuplicateKey { return false }
+            throw failure
+        }
+    }
+
+    /// Applies many changes in one unordered bulk write; superseded ones are skipped.
+    public func applyAll(_ changes: [(id: Int64, version: Int64, set: [String: JSONValue])]) async throws {
+        guard !changes.isEmpty else { return }
+        var operations: [(BSONDocument, BSONDocument)] = []
+        operations.reserveCapacity(changes.count)
+        for change in changes {
+            var set = change.set
+            set["version"] = .int(change.version)
+            operations.append(
+                (
+                    BSONDocument(["_id": .int(change.id), "version": .object(["$lt": .int(change.version)])]),
+                    BSONDocument(["$set": .object(set)])
+                ))
+        }
+        nonisolated(unsafe) let prepared = operations
+        try await pool.withCollection { collection in
+            let bulkOptions = BSONDocument(["ordered": .bool(false)])
+            let bulk = mongoc_collection_create_bulk_operation_with_opts(collection, bulkOptions.pointer)!
+            defer { mongoc_bulk_operation_destroy(bulk) }
+            let upsert = BSONDocument(["upsert": .bool(true)])
+            for (selector, update) in prepared {
+                var error = cmongoc_error_make()
+                guard
+                    mongoc_bulk_operation_update_one_with_opts(
+                        bulk, selector.pointer, update.pointer, upsert.pointer, &error)
+                else { throw MongoError(error) }
+            }
+            do {
+                _ = try withReply { reply, error in mongoc_bulk_operation_execute(bulk, reply, error) != 0 }
+            } catch let failure as MongoError where failure.isDuplicateKey {
+                // Unordered bulk reports the first error; duplicate keys mean superseded changes,
+                // every other write went through. Anything else is rethrown above.
+                return
+            }
+        }
+    }
+
+    /// Deletes a product's document (a product id is never reused).
+    public func delete(id: Int64) async throws {
+        let selector = BSONDocument(["_id": .int(id)])
+        nonisolated(unsafe) let captured = selector
+        try await pool.withCollection { collection in
+            var error = cmongoc_error_make()
+            guard mongoc_collection_delete_one(collection, captured.pointer, nil, nil, &error) else {
+                throw MongoError(error)
+            }
+        }
+    }
+
+    /// Creates the indexes listings need; creating an existing index is a no-op.
+    public func ensureIndexes() async throws {
+        let priceKey = BSONDocument(["category_id": .int(1), "status": .int(1), "price_e4": .int(1), "_id": .int(1)])
+        let priceIndex = BSONDocument(["name": .string("category_status_price")])
+        priceIndex.append("key", document: priceKey)
+        let categoryIndex = BSONDocument([
+            "name": .string("category_version"), "key": .object(["category_id": .int(1)]),
+        ])
+        let indexes = BSONDocument()
+        bson_append_document(indexes.pointer, "0", -1, priceIndex.pointer)
+        bson_append_document(indexes.pointer, "1", -1, categoryIndex.pointer)
+        let command = BSONDocument(["createIndexes": .string("products")])
+        bson_append_array(command.pointer, "indexes", -1, indexes.pointer)
+        _ = try await pool.command(command)
+    }
+
+    /// Counts documents matching a filter (tests and the import summary).
+    public func count(categoryID: Int64? = nil) async throws -> Int64 {
+        let filter = categoryID.map { BSONDocument(["category_id": .int($0)]) } ?? BSONDocument()
+        nonisolated(unsafe) let captured = filter
+        return try await pool.withCollection { collection in
+            var error = cmongoc_error_make()
+            let count = mongoc_collection_count_documents(collection, captured.pointer, nil, nil, nil, &error)
+            guard count >= 0 else { throw MongoError(error) }
+            return count
+        }
+    }
+
+    /// Drops the whole database (tests only).
+    public func dropDatabase() async throws {
+        let databaseName = pool.databaseName
+        try await pool.withClient { client in
+            let database = mongoc_client_get_database(client, databaseName)!
+            defer { mongoc_database_destroy(database) }
+            var error = cmongoc_error_make()
+            guard mongoc_database_drop(database, &error) else { throw MongoError(error) }
+        }
+    }
+
+    /// Checks that the server answers a ping.
+    public func ping() async throws {
+        _ = try await pool.command(BSONDocument(["ping": .int(1)]))
+    }
+
+    private func find(filter: BSONDocument, options: BSONDocument) async throws -> [StoredDocument] {
+        nonisolated(unsafe) let arguments = (filter, options)
+        return try await pool.withCollection { collection in
+            let cursor = mongoc_collection_find_with_opts(collection, arguments.0.pointer, arguments.1.pointer, nil)!
+            defer { mongoc_cursor_destroy(cursor) }
+            var results: [StoredDocument] = []
+            var current: OpaquePointer?
+            while mongoc_cursor_next(cursor, &current) {
+                guard let current, let stored = StoredDocument(fields: BSONDocument.fields(of: current)) else {
+                    continue
+                }
+                results.append(stored)
+            }
+            var error = cmongoc_error_make()
+            if mongoc_cursor_error(cursor, &error) { throw MongoError(error) }
+            return results
+        }
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Creates, updates, moves and deletes products across both stores.
+///
+/// One PostgreSQL transaction writes the row and an outbox entry describing the document change and
+/// the tags to invalidate. After commit the entry is delivered (MongoDB, then the cache) unless an
+/// earlier change of the same product is still pending, in which case the relay delivers both in
+/// order. Either way the write is durable once this returns.
+public struct ProductWriter: Sendable {
+    let catalog: HybridCatalog
+    let delivery: OutboxDelivery
+
+    public init(catalog: HybridCatalog, invalidator: any TagInvalidator) {
+        self.catalog = catalog
+        self.delivery = OutboxDelivery(catalog: catalog, invalidator: invalidator)
+    }
+
+    /// Creates a product at version 1.
+    public func create(_ product: NewProduct) async throws -> WriteResult {
+        try ProductValidation.validate(product)
+        let set = product.storedDocument()
+        let tags: [CatalogTag] = [.category(product.categoryID), .categories]
+        return try await write(tags: tags) { connection in
+            let rows = try await catalog.sql(
+                """
+                INSERT INTO products (id, sku, category_id, status, created_at, updated_at)
+                VALUES (
+                    COALESCE(\(product.id), nextval(pg_get_serial_sequence('products', 'id'))),
+                    \(product.sku), \(product.categoryID), \(product.status.rawValue),
+                    COALESCE(\(product.createdAt), now()), now())
+                RETURNING \(unescaped: productColumns.replacingOccurrences(of: "p.", with: ""))
+                """, on: connection)
+            var row: ProductRow?
+            for try await columns in rows.decode(ProductColumns.self) { row = ProductRow(columns: columns) }
+            guard let row else { throw HybridError.invalidInput("the product was not created") }
+            return (row, .upsert, set, [.product(row.id)])
+        }
+    }
+
+    /// Applies a partial update, optionally only over `expectedVersion` (optimistic concurrency).
+    public func update(id: Int64, expectedVersion: Int64? = nil, changes: ProductChanges) async throws -> WriteResult {
+        guard !changes.isEmpty else { throw HybridError.invalidInput("the update changes no field") }
+        try ProductValidation.validate(changes)
+        let set = changes.documentSet()
+        return try await write(tags: [.product(id)]) { connection in
+            let rows = try await catalog.sql(
+                """
+                UPDATE products p SET
+                    sku = COALESCE(\(changes.sku), p.sku),
+                    category_id = COALESCE(\(changes.categoryID), p.category_id),
+                    status = COALESCE(\(changes.status?.rawValue), p.status),
+                    updated_at = now(), version = p.version + 1
+                FROM (SELECT id, category_id, status FROM products WHERE id = \(id) FOR UPDATE) old
+                WHERE p.id = old.id AND (\(expectedVersion)::bigint IS NULL OR p.version = \(expectedVersion))
+                RETURNING \(unescaped: productColumns), old.category_id, old.status
+                """, on: connection)
+            var result: (ProductRow, Int64, String)?
+            for try await c in rows.decode((Int64, String, Int64, String, Date, Date, Int64, Int64, String).self) {
+                result = (ProductRow(columns: (c.0, c.1, c.2, c.3, c.4, c.5, c.6)), c.7, c.8)
+            }
+            guard let (row, oldCategory, oldStatus) = result else {
+                throw try await missingOrConflict(id: id, expectedVersion: expectedVersion, connection: connection)
+            }
+            var tags: [CatalogTag] = [.category(row.categoryID)]
+            if oldCategory != row.categoryID { tags.append(.category(oldCategory)) }
+            if oldCategory != row.categoryID || oldStatus != row.status.rawValue { tags.append(.categories) }
+            return (row, .upsert, set, tags)
+        }
+    }
+
+    /// Saves the document fields changed through the hybrid value's member access, guarded by the
+    /// version it was loaded at.
+    public func save(_ product: Product) async throws -> WriteResult {
+        try await update(id: product.id, expectedVersion: product.version, changes: product.pendingChanges)
+    }
+
+    /// Moves a product to another category.
+    public func move(id: Int64, toCategory categoryID: Int64, expectedVersion: Int64? = nil) async throws -> WriteResult
+    {
+        try await update(id: id, expectedVersion: expectedVersion, changes: ProductChanges(categoryID: categoryID))
+    }
+
+    /// Deletes a product from both stores.
+    public func delete(id: Int64, expectedVersion: Int64? = nil) async throws -> WriteResult {
+        try await write(tags: [.product(id), .categories]) { connection in
+            let rows = try await catalog.sql(
+                """
+                DELETE FROM products
+                WHERE id = \(id) AND (\(expectedVersion)::bigint IS NULL OR version = \(expectedVersion))
+                RETURNING category_id, version
+                """, on: connection)
+            var deleted: (Int64, Int64)?
+            for try await c in rows.decode((Int64, Int64).self) { deleted = c }
+            guard let (categoryID, version) = deleted else {
+                throw try await missingOrConflict(id: id, expectedVersion: expectedVersion, connection: connection)
+            }
+            let tombstone = ProductRow(
+                id: id, sku: "", categoryID: categoryID, status: .archived, createdAt: Date(), updatedAt: Date(),
+                version: version + 1)
+            return (tombstone, .delete, [:], [.category(categoryID)])
+        }
+    }
+
+    private func missingOrConflict(id: Int64, expectedVersion: Int64?, connection: PostgresConnection) async throws
+        -> HybridError
+    {
+        let rows = try await catalog.sql("SELECT version FROM products WHERE id = \(id)", on: connection)
+        for try await current in rows.decode(Int64.self) {
+            return .versionConflict(id: id, expected: expectedVersion ?? current, current: current)
+        }
+        return .productNotFound(id)
+    }
+
+    /// Runs the row change and the outbox insert in one transaction, then delivers the entry.
+    private func write(
+        tags baseTags: [CatalogTag],
+        _ change:
+            @escaping @Sendable (PostgresConnection) async throws -> (
+                ProductRow, OutboxEntry.Operation, [String: JSONValue], [CatalogTag]
+            )
+    ) async throws -> WriteResult {
+        let logger = catalog.logger
+        let catalog = self.catalog
+        let entry: OutboxEntry
+        let row: ProductRow
+        do {
+            (entry, row) = try await catalog.postgres.withTransaction(logger: logger) { connection in
+                let (row, operation, set, extraTags) = try await change(connection)
+                var tags = baseTags
+                for tag in extraTags where !tags.contains(tag) { tags.append(tag) }
+                let outbox = try await catalog.sql(
+                    """
+                    INSERT INTO outbox (product_id, version, operation, payload, tags, next_attempt_at)
+                    VALUES (\(row.id), \(row.version), \(operation.rawValue), \(OutboxEntry.encodePayload(set))::jsonb,
+                        \(tags.map(\.description)), now() + interval '10 seconds')
+                    RETURNING id,
+                        EXISTS (SELECT 1 FROM outbox o WHERE o.product_id = outbox.product_id AND o.id < outbox.id)
+                    """, on: connection)
+                var outboxID: Int64 = 0
+                var earlierPending = false
+                for try await c in outbox.decode((Int64, Bool).self) { (outboxID, earlierPending) = c }
+                let entry = OutboxEntry(
+                    id: outboxID, productID: row.id, version: row.version, operation: operation, set: set, tags: tags,
+                    documentApplied: false, attempts: earlierPending ? -1 : 0)
+                return (entry, row)
+            }
+        } catch let error as HybridError {
+            throw error
+        } catch let error as PostgresTransactionError {
+            throw HybridCatalog.translate(error.closureError ?? error.commitError ?? error.beginError ?? error)
+        } catch {
+            throw HybridCatalog.translate(error)
+        }
+        let isDelete = entry.operation == .delete
+        let resultRow = isDelete ? nil : row
+        // attempts -1 marks an entry behind an earlier pending change of the same product: it must
+        // not overtake it, so the relay delivers both in order.
+        if entry.attempts < 0 {
+            return WriteResult(
+                row: resultRow, tags: entry.tags,
+                state: .pending("an earlier change of product \(row.id) is still being applied"), outboxID: entry.id)
+        }
+        if let reason = await delivery.deliver(entry) {
+            return WriteResult(row: resultRow, tags: entry.tags, state: .pending(reason), outboxID: entry.id)
+        }
+        return WriteResult(row: resultRow, tags: entry.tags, state: .applied, outboxID: entry.id)
+    }
+}
