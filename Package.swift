@@ -77,7 +77,11 @@ let package = Package(
         ),
         .testTarget(
             name: "HybridTests",
-            dependencies: ["Hybrid"]
+            dependencies: [
+                "Hybrid",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,138 @@
+import Foundation
+import Hybrid
+import Logging
+
+/// Every setting of the gateway, read once at start from the environment (and an optional file of
+/// `KEY=value` lines named by `GATEWAY_CONFIG_FILE`; the environment wins), validated, then passed
+/// down. Nothing else reads the environment.
+public struct GatewayConfiguration: Sendable {
+    public struct Setting: Sendable {
+        public let name: String
+        public let defaultValue: String
+        public let help: String
+    }
+
+    /// Every setting, its default and what it does: `gateway serve --help` prints this list.
+    public static let settings: [Setting] = [
+        Setting(
+            name: "GATEWAY_POSTGRES_URL", defaultValue: "postgres://postgres@127.0.0.1:55432/catalog",
+            help: "PostgreSQL connection URL"),
+        Setting(name: "GATEWAY_POSTGRES_POOL_SIZE", defaultValue: "20", help: "most PostgreSQL connections"),
+        Setting(
+            name: "GATEWAY_MONGO_URL", defaultValue: "mongodb://127.0.0.1:57017/?directConnection=true",
+            help: "MongoDB connection string"),
+        Setting(
+            name: "GATEWAY_MONGO_DATABASE", defaultValue: "catalog", help: "MongoDB database of the products collection"
+        ),
+        Setting(
+            name: "GATEWAY_MONGO_POOL_SIZE", defaultValue: "8",
+            help: "pooled MongoDB clients (and threads running them)"),
+        Setting(name: "GATEWAY_REDIS_URL", defaultValue: "redis://127.0.0.1:56379/0", help: "Redis URL"),
+        Setting(name: "GATEWAY_HTTP_HOST", defaultValue: "0.0.0.0", help: "storefront (data plane) address"),
+        Setting(name: "GATEWAY_HTTP_PORT", defaultValue: "8080", help: "storefront (data plane) port"),
+        Setting(name: "GATEWAY_ADMIN_HOST", defaultValue: "127.0.0.1", help: "admin (control plane) address"),
+        Setting(name: "GATEWAY_ADMIN_PORT", defaultValue: "8081", help: "admin (control plane) port"),
+        Setting(
+            name: "GATEWAY_LOADING_MODE", defaultValue: "batch", help: "document loading on a miss: batch or per-object"
+        ),
+        Setting(
+            name: "GATEWAY_LOG_LEVEL", defaultValue: "info",
+            help: "trace, debug, info, notice, warning, error or critical"),
+    ]
+
+    public var postgresURL: String
+    public var postgresPoolSize: Int
+    public var mongoURL: String
+    public var mongoDatabase: String
+    public var mongoPoolSize: Int
+    public var redisURL: String
+    public var httpHost: String
+    public var httpPort: Int
+    public var adminHost: String
+    public var adminPort: Int
+    public var loadingMode: LoadingMode
+    public var logLevel: Logger.Level
+
+    /// Reads and validates the settings.
+    /// - Throws: `ConfigurationError` naming the setting and what is wrong with its value.
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        var values: [String: String] = [:]
+        if let file = environment["GATEWAY_CONFIG_FILE"] {
+            values = try Self.readFile(file)
+        }
+        for (key, value) in environment where key.hasPrefix("GATEWAY_") { values[key] = value }
+        func value(_ name: String) -> String {
+            values[name] ?? Self.settings.first { $0.name == name }!.defaultValue
+        }
+        func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int {
+            guard let number = Int(value(name)), range.contains(number) else {
+                throw ConfigurationError(
+                    setting: name,
+                    message:
+                        "must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(value(name))'")
+            }
+            return number
+        }
+        postgresURL = value("GATEWAY_POSTGRES_URL")
+        postgresPoolSize = try integer("GATEWAY_POSTGRES_POOL_SIZE", in: 1...500)
+        mongoURL = value("GATEWAY_MONGO_URL")
+        mongoDatabase = value("GATEWAY_MONGO_DATABASE")
+        mongoPoolSize = try integer("GATEWAY_MONGO_POOL_SIZE", in: 1...256)
+        redisURL = value("GATEWAY_REDIS_URL")
+        httpHost = value("GATEWAY_HTTP_HOST")
+        httpPort = try integer("GATEWAY_HTTP_PORT", in: 0...65535)
+        adminHost = value("GATEWAY_ADMIN_HOST")
+        adminPort = try integer("GATEWAY_ADMIN_PORT", in: 0...65535)
+        guard let mode = LoadingMode(rawValue: value("GATEWAY_LOADING_MODE")) else {
+            throw ConfigurationError(
+                setting: "GATEWAY_LOADING_MODE",
+                message: "must be batch or per-object, got '\(value("GATEWAY_LOADING_MODE"))'")
+        }
+        loadingMode = mode
+        guard let level = Logger.Level(rawValue: value("GATEWAY_LOG_LEVEL")) else {
+            throw ConfigurationError(
+                setting: "GATEWAY_LOG_LEVEL",
+                message:
+                    "must be one of trace, debug, info, notice, warning, error, critical; got '\(value("GATEWAY_LOG_LEVEL"))'"
+            )
+        }
+        logLevel = level
+        guard !mongoDatabase.isEmpty, !mongoDatabase.contains(where: { "/\\. \"$".contains($0) }) else {
+            throw ConfigurationError(
+                setting: "GATEWAY_MONGO_DATABASE", message: "is not a valid database name: '\(mongoDatabase)'")
+        }
+        _ = try PostgresSettings(url: postgresURL)
+        guard mongoURL.hasPrefix("mongodb://") || mongoURL.hasPrefix("mongodb+srv://") else {
+            throw ConfigurationError(
+                setting: "GATEWAY_MONGO_URL", message: "must start with mongodb://, got '\(mongoURL)'")
+        }
+    }
+
+    private static func readFile(_ path: String) throws -> [String: String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError(setting: "GATEWAY_CONFIG_FILE", message: "cannot read '\(path)'")
+        }
+        var values: [String: String] = [:]
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            guard let equals = line.firstIndex(of: "="), line[..<equals].hasPrefix("GATEWAY_") else {
+                throw ConfigurationError(
+                    setting: "GATEWAY_CONFIG_FILE", message: "\(path) line \(index + 1): expected GATEWAY_NAME=value")
+            }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
+            guard settings.contains(where: { $0.name == key }) else {
+                throw ConfigurationError(setting: key, message: "is not a known setting (\(path) line \(index + 1))")
+            }
+            values[key] = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+        }
+        return values
+    }
+}
+
+/// A setting with a value the gateway cannot use.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    public let setting: String
+    public let message: String
+    public var description: String { "\(setting) \(message)" }
+}

@@ -1,0 +1,51 @@
+import Hybrid
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// The database clients of one process, built from the configuration.
+public struct Backends: Sendable {
+    public let postgres: PostgresClient
+    public let mongoPool: MongoConnectionPool
+    public let catalog: HybridCatalog
+
+    public init(
+        configuration: GatewayConfiguration, logger: Logger,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) throws {
+        let settings = try PostgresSettings(url: configuration.postgresURL)
+        postgres = PostgresClient(
+            configuration: settings.clientConfiguration(poolSize: configuration.postgresPoolSize),
+            eventLoopGroup: eventLoopGroup, backgroundLogger: logger)
+        mongoPool = try MongoConnectionPool(
+            uri: configuration.mongoURL, databaseName: configuration.mongoDatabase, size: configuration.mongoPoolSize,
+            stats: BackendStats(), logger: logger)
+        catalog = HybridCatalog(postgres: postgres, mongo: MongoProductCollection(pool: mongoPool), logger: logger)
+    }
+
+    /// Runs `body` while the PostgreSQL client's pool runs, then shuts both clients down: for
+    /// commands that do one job and exit.
+    public static func with<Result: Sendable>(
+        configuration: GatewayConfiguration, logger: Logger,
+        _ body: @escaping @Sendable (Backends) async throws -> Result
+    ) async throws -> Result {
+        let backends = try Backends(configuration: configuration, logger: logger)
+        let result: Result
+        do {
+            result = try await withThrowingTaskGroup(of: Result?.self) { group in
+                group.addTask {
+                    await backends.postgres.run()
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await body(backends)
+            }
+        } catch {
+            try? await backends.mongoPool.shutdown()
+            throw error
+        }
+        try await backends.mongoPool.shutdown()
+        return result
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+
+/// A real server process a test starts and stops itself, to take a backend away mid-test without
+/// disturbing the shared services other tests use.
+final class ServiceProcess: @unchecked Sendable {
+    let name: String
+    let port: Int
+    private let executable: String
+    private let arguments: [String]
+    private var process: Process?
+
+    init(name: String, port: Int, executable: String, arguments: [String]) {
+        self.name = name
+        self.port = port
+        self.executable = executable
+        self.arguments = arguments
+    }
+
+    /// A private SecantusDB keeping its data in `storage`, so a restart finds it again.
+    static func secantus(storage: String) throws -> ServiceProcess {
+        let port = try TestEnvironment.freePort()
+        return ServiceProcess(
+            name: "secantusdb", port: port, executable: try TestEnvironment.secantusPython,
+            arguments: [
+                "-m", "secantus", "--host", "127.0.0.1", "--port", "\(port)", "--storage-path", storage,
+                "--log-level", "WARNING",
+            ])
+    }
+
+    /// Starts the process and waits until its port accepts connections.
+    func start(timeout: Duration = .seconds(60)) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if TestEnvironment.isListening(port) { return }
+            guard process.isRunning else {
+                throw StartFailure(name: name, reason: "exited with \(process.terminationStatus)")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw StartFailure(name: name, reason: "did not listen on port \(port) within \(timeout)")
+    }
+
+    /// Stops the process (SIGTERM, then SIGKILL) and waits until it is gone.
+    func stop() async {
+        guard let process, process.isRunning else { return }
+        process.terminate()
+        for _ in 0..<50 where process.isRunning { try? await Task.sleep(for: .milliseconds(100)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    struct StartFailure: Error, CustomStringConvertible {
+        let name: String
+        let reason: String
+        var description: String { "\(name) \(reason)" }
+    }
+}

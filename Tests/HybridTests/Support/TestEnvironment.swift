@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+/// Where the services that `scripts/test` started are. A missing variable fails the test: the
+/// suite never silently skips because a service is absent.
+enum TestEnvironment {
+    static func required(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            Issue.record("\(name) is not set: run the tests through scripts/test, which starts the services")
+            throw MissingService(name: name)
+        }
+        return value
+    }
+
+    static var postgresURL: String { get throws { try required("GATEWAY_POSTGRES_URL") } }
+    static var mongoURL: String { get throws { try required("GATEWAY_MONGO_URL") } }
+    static var secantusPython: String { get throws { try required("GATEWAY_SECANTUS_PYTHON") } }
+
+    struct MissingService: Error, CustomStringConvertible {
+        let name: String
+        var description: String { "\(name) is not set" }
+    }
+
+    /// A name no other test uses, safe as a database name.
+    static func uniqueName(_ prefix: String) -> String {
+        "\(prefix)_\(UInt64.random(in: 0..<UInt64.max) & 0xFFFF_FFFF_FFFF)"
+    }
+
+    /// A TCP port nothing listens on right now.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw MissingService(name: "a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether something accepts connections on 127.0.0.1:`port`.
+    static func isListening(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+}
