@@ -74,3 +74,25 @@ import Testing
         }
     }
 }
+
+@Suite struct MongoBulkApplyTests {
+    static func fields(_ name: String) -> [String: JSONValue] {
+        ["name": .string(name), "price": .string("1.00"), "price_e4": .int(10_000), "currency": .string("EUR")]
+    }
+
+    @Test func freshChangesOverExistingDocumentsFallBackToTheVersionGuard() async throws {
+        try await TestCatalog.with { test in
+            #expect(try await test.mongo.apply(id: 2, version: 1, set: Self.fields("already there")))
+            #expect(try await test.mongo.apply(id: 3, version: 4, set: Self.fields("newer")))
+            let changes: [(id: Int64, version: Int64, set: [String: JSONValue])] = (1...4).map {
+                (id: Int64($0), version: 1, set: Self.fields("bulk \($0)"))
+            }
+            try await test.mongo.applyAll(changes)
+            #expect(try await test.mongo.count() == 4)
+            #expect(try await test.mongo.document(id: 1)?.document.name == "bulk 1")
+            #expect(try await test.mongo.document(id: 2)?.document.name == "already there")  // same version: kept
+            #expect(try await test.mongo.document(id: 3)?.document.name == "newer")  // newer: kept
+            #expect(try await test.mongo.document(id: 4)?.document.name == "bulk 4")
+        }
+    }
+}

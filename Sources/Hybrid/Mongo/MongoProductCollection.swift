@@ -79,12 +79,23 @@ public struct MongoProductCollection: Sendable {
         }
     }
 
-    /// Applies many changes in one unordered bulk write; superseded ones are skipped.
+    /// Applies many changes; superseded ones are skipped.
+    ///
+    /// Changes at version 1 are first tried as plain inserts (several times faster than guarded
+    /// upserts on a fresh import); the ones whose document already exists fall back to the
+    /// version-guarded update like every other change.
     public func applyAll(_ changes: [(id: Int64, version: Int64, set: [String: JSONValue])]) async throws {
         guard !changes.isEmpty else { return }
+        var guarded = changes.filter { $0.version > 1 }
+        let fresh = changes.filter { $0.version <= 1 }
+        if !fresh.isEmpty {
+            let existing = try await insertAll(fresh)
+            guarded += fresh.enumerated().filter { existing.contains($0.offset) }.map(\.element)
+        }
+        guard !guarded.isEmpty else { return }
         var operations: [(BSONDocument, BSONDocument)] = []
-        operations.reserveCapacity(changes.count)
-        for change in changes {
+        operations.reserveCapacity(guarded.count)
+        for change in guarded {
             var set = change.set
             set["version"] = .int(change.version)
             operations.append(
@@ -106,14 +117,59 @@ public struct MongoProductCollection: Sendable {
                         bulk, selector.pointer, update.pointer, upsert.pointer, &error)
                 else { throw MongoError(error) }
             }
-            do {
-                _ = try withReply { reply, error in mongoc_bulk_operation_execute(bulk, reply, error) != 0 }
-            } catch let failure as MongoError where failure.isDuplicateKey {
-                // Unordered bulk reports the first error; duplicate keys mean superseded changes,
-                // every other write went through. Anything else is rethrown above.
-                return
+            let (reply, failure) = executeBulk(bulk)
+            // Duplicate keys are superseded changes (the guard missed an existing, newer document).
+            if let failure, Self.failedIndexes(reply, code: 11000).count != Self.failedIndexes(reply, code: nil).count {
+                throw failure
             }
         }
+    }
+
+    /// Inserts whole documents in one unordered bulk write.
+    /// - Returns: the positions of the changes whose document already existed.
+    private func insertAll(_ changes: [(id: Int64, version: Int64, set: [String: JSONValue])]) async throws -> Set<Int>
+    {
+        var documents: [BSONDocument] = []
+        documents.reserveCapacity(changes.count)
+        for change in changes {
+            var fields = change.set
+            fields["_id"] = .int(change.id)
+            fields["version"] = .int(change.version)
+            documents.append(BSONDocument(fields: fields))
+        }
+        nonisolated(unsafe) let prepared = documents
+        return try await pool.withCollection { collection in
+            let bulkOptions = BSONDocument(["ordered": .bool(false)])
+            let bulk = mongoc_collection_create_bulk_operation_with_opts(collection, bulkOptions.pointer)!
+            defer { mongoc_bulk_operation_destroy(bulk) }
+            for document in prepared {
+                var error = cmongoc_error_make()
+                guard mongoc_bulk_operation_insert_with_opts(bulk, document.pointer, nil, &error) else {
+                    throw MongoError(error)
+                }
+            }
+            let (reply, failure) = executeBulk(bulk)
+            guard let failure else { return [] }
+            let duplicates = Self.failedIndexes(reply, code: 11000)
+            guard !duplicates.isEmpty, duplicates.count == Self.failedIndexes(reply, code: nil).count else {
+                throw failure
+            }
+            return duplicates
+        }
+    }
+
+    /// The positions of a bulk write's failed operations, all or those with one error code.
+    static func failedIndexes(_ reply: [String: JSONValue], code: Int64?) -> Set<Int> {
+        guard case .array(let errors) = reply["writeErrors"] else { return [] }
+        var indexes = Set<Int>()
+        for case .object(let error) in errors {
+            guard case .int(let index) = error["index"] else { continue }
+            if let code {
+                guard case .int(let actual) = error["code"], actual == code else { continue }
+            }
+            indexes.insert(Int(index))
+        }
+        return indexes
     }
 
     /// Deletes a product's document (a product id is never reused).
@@ -170,6 +226,16 @@ public struct MongoProductCollection: Sendable {
     /// Checks that the server answers a ping.
     public func ping() async throws {
         _ = try await pool.command(BSONDocument(["ping": .int(1)]))
+    }
+
+    /// Executes a bulk write, returning its reply even when it failed (the reply names the
+    /// operations that failed).
+    private func executeBulk(_ bulk: OpaquePointer) -> ([String: JSONValue], MongoError?) {
+        let reply = cmongoc_reply_new()!
+        defer { cmongoc_reply_free(reply) }
+        var error = cmongoc_error_make()
+        let ok = mongoc_bulk_operation_execute(bulk, reply, &error) != 0
+        return (BSONDocument.fields(of: reply), ok ? nil : MongoError(error))
     }
 
     private func find(filter: BSONDocument, options: BSONDocument) async throws -> [StoredDocument] {

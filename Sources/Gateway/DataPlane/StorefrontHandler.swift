@@ -1,0 +1,149 @@
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// Serves storefront requests on the channel's event loop, for HTTP/1.1 connections and for each
+/// HTTP/2 stream (behind `HTTP2FramePayloadToHTTP1ServerCodec`).
+///
+/// An answer the responder has at hand (an L1 hit) is written synchronously: no task, no future,
+/// no copy of the body. Anything else completes on this event loop and is written from there.
+final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let responder: any StorefrontResponder
+    private let inFlight: InFlightRequests
+    private var head: HTTPRequestHead?
+    private var requestCounter: UInt64 = 0
+    private let requestIDPrefix: String
+
+    init(responder: any StorefrontResponder, inFlight: InFlightRequests) {
+        self.responder = responder
+        self.inFlight = inFlight
+        self.requestIDPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+        case .body:
+            // Storefront requests have no body; whatever a client sends is ignored, not buffered.
+            break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            respond(to: head, context: context)
+        }
+    }
+
+    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
+        inFlight.begin()
+        requestCounter &+= 1
+        let requestID = Self.requestID(from: head.headers) ?? "\(requestIDPrefix)-\(requestCounter)"
+        let request: StorefrontRequest
+        switch StorefrontRoute.parse(method: head.method.rawValue, uri: head.uri) {
+        case .success(let route):
+            request = StorefrontRequest(
+                route: route, isHead: head.method == .HEAD, ifNoneMatch: head.headers.first(name: "if-none-match"),
+                acceptsGzip: Self.acceptsGzip(head.headers), requestID: requestID)
+        case .failure(let failure):
+            write(
+                .problem(Problem(failure), instance: head.uri), for: head, request: nil, requestID: requestID,
+                context: context)
+            return
+        }
+        switch responder.answer(request, on: context.eventLoop) {
+        case .now(let response):
+            write(response, for: head, request: request, requestID: requestID, context: context)
+        case .later(let future):
+            future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+                let response: StorefrontResponse
+                switch result {
+                case .success(let value): response = value
+                case .failure:
+                    response = .problem(
+                        Problem(
+                            status: .internalServerError, title: "Internal Server Error",
+                            detail: "the request failed; it is logged"))
+                }
+                self.write(response, for: head, request: request, requestID: requestID, context: context)
+            }
+        }
+    }
+
+    private func write(
+        _ response: StorefrontResponse, for head: HTTPRequestHead, request: StorefrontRequest?, requestID: String,
+        context: ChannelHandlerContext
+    ) {
+        var status = response.status
+        var headers = response.headers
+        var sendBody = !(request?.isHead ?? false)
+        if status == .ok, let tag = request?.ifNoneMatch, let etag = headers.first(name: "etag"),
+            Self.matches(tag, etag)
+        {
+            status = .notModified
+            sendBody = false
+            headers.remove(name: "content-encoding")
+        } else {
+            headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
+        }
+        headers.add(name: "x-request-id", value: requestID)
+        let keepAlive = head.isKeepAlive
+        let isHTTP1 = head.version.major == 1
+        if isHTTP1 && !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+            promise: nil)
+        if sendBody && response.body.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+        }
+        let inFlight = self.inFlight
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if isHTTP1 && !keepAlive {
+            done.assumeIsolated().whenComplete { _ in
+                inFlight.end()
+                context.close(promise: nil)
+            }
+        } else {
+            done.whenComplete { _ in inFlight.end() }
+        }
+    }
+
+    /// `If-None-Match` against a strong ETag: `*`, or one of a comma-separated list.
+    static func matches(_ ifNoneMatch: String, _ etag: String) -> Bool {
+        if ifNoneMatch == etag || ifNoneMatch == "*" { return true }
+        guard ifNoneMatch.contains(",") else { return false }
+        return ifNoneMatch.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == etag }
+    }
+
+    static func acceptsGzip(_ headers: HTTPHeaders) -> Bool {
+        for value in headers[canonicalForm: "accept-encoding"] {
+            let parts = value.split(separator: ";")
+            guard parts.first?.trimmingCharacters(in: .whitespaces).lowercased() == "gzip" else { continue }
+            if parts.count > 1,
+                parts[1].trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "") == "q=0"
+            {
+                return false
+            }
+            return true
+        }
+        return false
+    }
+
+    /// A client's request id is kept when it is short and printable, so logs can be joined.
+    static func requestID(from headers: HTTPHeaders) -> String? {
+        guard let value = headers.first(name: "x-request-id"), !value.isEmpty, value.utf8.count <= 128,
+            value.utf8.allSatisfy({ $0 > 32 && $0 < 127 })
+        else { return nil }
+        return value
+    }
+}
+
+/// Counts requests being answered, so shutdown can wait for them.
+final class InFlightRequests: Sendable {
+    private let count = Atomic<Int>(0)
+    func begin() { count.add(1, ordering: .relaxed) }
+    func end() { count.subtract(1, ordering: .relaxed) }
+    var current: Int { count.load(ordering: .relaxed) }
+}

@@ -1,0 +1,49 @@
+import NIOCore
+import NIOHTTP1
+
+/// A response ready to write: the body is a buffer that may be shared by many responses (a cache
+/// entry), so writing it copies nothing.
+public struct StorefrontResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A problem+json response.
+    public static func problem(_ problem: Problem, instance: String? = nil) -> StorefrontResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/problem+json")
+        headers.add(name: "Cache-Control", value: "no-store")
+        for (name, value) in problem.headers { headers.add(name: name, value: value) }
+        return StorefrontResponse(
+            status: problem.status, headers: headers, body: ByteBuffer(bytes: problem.body(instance: instance)))
+    }
+}
+
+/// What a responder has for a request: an answer right now (no allocation of a future, no task),
+/// or one that completes later on the channel's event loop.
+public enum StorefrontAnswer: Sendable {
+    case now(StorefrontResponse)
+    case later(EventLoopFuture<StorefrontResponse>)
+}
+
+/// A parsed storefront request and the request headers that shape the answer.
+public struct StorefrontRequest: Sendable {
+    public var route: StorefrontRoute
+    public var isHead: Bool
+    public var ifNoneMatch: String?
+    public var acceptsGzip: Bool
+    public var requestID: String
+}
+
+/// Answers storefront requests; the channel handler knows HTTP, the responder knows the catalog.
+public protocol StorefrontResponder: Sendable {
+    /// Called on the channel's event loop. Answer `.now` when the response is at hand (an L1 hit);
+    /// otherwise return a future completed on `eventLoop`.
+    func answer(_ request: StorefrontRequest, on eventLoop: any EventLoop) -> StorefrontAnswer
+}

@@ -1,0 +1,164 @@
+import Hybrid
+
+/// A storefront request, parsed and validated before anything touches a cache or a database.
+public enum StorefrontRoute: Sendable, Hashable {
+    case categories
+    case categoryProducts(categoryID: Int64, request: PageRequest)
+    case product(id: Int64)
+    /// Distinct ids in the order asked.
+    case products(ids: [Int64])
+
+    /// Why a request has no route.
+    public enum Failure: Error, Sendable, Hashable {
+        /// No such path (404).
+        case notFound(path: String)
+        /// A path that exists for other methods (405).
+        case methodNotAllowed(method: String, path: String)
+        /// A bad parameter (400); the detail names it.
+        case invalid(detail: String)
+    }
+
+    /// The storefront's API paths accept GET and HEAD only.
+    public static let allowedMethods = "GET, HEAD"
+
+    /// Parses a method and a request target (`/v1/products?ids=1,2`).
+    public static func parse(method: String, uri: String) -> Result<StorefrontRoute, Failure> {
+        let (path, query) = split(uri)
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        let route: Result<StorefrontRoute, Failure>
+        switch Array(segments) {
+        case ["v1", "categories"]:
+            route = .success(.categories)
+        case let parts where parts.count == 4 && parts[0] == "v1" && parts[1] == "categories" && parts[3] == "products":
+            route = parseListing(id: parts[2], query: query)
+        case let parts where parts.count == 3 && parts[0] == "v1" && parts[1] == "products":
+            route = parseID(parts[2], name: "product id").map { .product(id: $0) }
+        case ["v1", "products"]:
+            route = parseIDs(query: query)
+        default:
+            return .failure(.notFound(path: String(path)))
+        }
+        guard method == "GET" || method == "HEAD" else {
+            return .failure(.methodNotAllowed(method: method, path: String(path)))
+        }
+        return route
+    }
+
+    /// The cache key of the route's response, canonical so equal requests share one entry
+    /// (`page=01` and `page=1` are one key).
+    public var cacheKey: String {
+        switch self {
+        case .categories: "categories"
+        case .categoryProducts(let id, let request):
+            "cat:\(id):\(request.sort.rawValue):\(request.perPage):\(request.page)"
+        case .product(let id): "product:\(id)"
+        case .products(let ids): "products:" + ids.map(String.init).joined(separator: ",")
+        }
+    }
+
+    /// The metrics label of the route.
+    public var name: String {
+        switch self {
+        case .categories: "categories"
+        case .categoryProducts: "category_products"
+        case .product: "product"
+        case .products: "products"
+        }
+    }
+
+    private static func split(_ uri: String) -> (Substring, Substring) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri[...], "") }
+        return (uri[..<mark], uri[uri.index(after: mark)...])
+    }
+
+    /// The query's parameters; a repeated name keeps its last value.
+    static func parameters(_ query: Substring) -> [Substring: Substring] {
+        var values: [Substring: Substring] = [:]
+        for pair in query.split(separator: "&") {
+            if let equals = pair.firstIndex(of: "=") {
+                values[pair[..<equals]] = pair[pair.index(after: equals)...]
+            } else {
+                values[pair] = ""
+            }
+        }
+        return values
+    }
+
+    static func parseID(_ text: Substring, name: String) -> Result<Int64, Failure> {
+        let decoded = text.replacingOccurrences(of: "%20", with: " ")
+        guard !decoded.isEmpty, decoded.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            return .failure(.invalid(detail: "\(name) must be a positive integer, got '\(decoded.prefix(40))'"))
+        }
+        guard let id = Int64(decoded) else {
+            return .failure(
+                .invalid(detail: "\(name) is too large (at most \(Int64.max)), got '\(decoded.prefix(40))'"))
+        }
+        guard id > 0 else { return .failure(.invalid(detail: "\(name) must be a positive integer, got \(id)")) }
+        return .success(id)
+    }
+
+    private static func parseInteger(_ text: Substring?, name: String, default value: Int) -> Result<Int, Failure> {
+        guard let text else { return .success(value) }
+        guard !text.isEmpty, text.count <= 9, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let number = Int(text)
+        else {
+            return .failure(.invalid(detail: "\(name) must be a whole number, got '\(text.prefix(40))'"))
+        }
+        return .success(number)
+    }
+
+    private static func parseListing(id: Substring, query: Substring) -> Result<StorefrontRoute, Failure> {
+        let categoryID: Int64
+        switch parseID(id, name: "category id") {
+        case .success(let value): categoryID = value
+        case .failure(let failure): return .failure(failure)
+        }
+        let parameters = parameters(query)
+        let page: Int
+        let perPage: Int
+        switch parseInteger(parameters["page"], name: "page", default: 1) {
+        case .success(let value): page = value
+        case .failure(let failure): return .failure(failure)
+        }
+        switch parseInteger(parameters["per_page"], name: "per_page", default: PageRequest.defaultPerPage) {
+        case .success(let value): perPage = value
+        case .failure(let failure): return .failure(failure)
+        }
+        var sort = ListingSort.newest
+        if let text = parameters["sort"] {
+            guard let parsed = ListingSort(rawValue: String(text)) else {
+                let known = ListingSort.allCases.map(\.rawValue).joined(separator: ", ")
+                return .failure(.invalid(detail: "sort must be one of \(known), got '\(text.prefix(40))'"))
+            }
+            sort = parsed
+        }
+        do {
+            return .success(
+                .categoryProducts(
+                    categoryID: categoryID, request: try PageRequest(page: page, perPage: perPage, sort: sort)))
+        } catch let error as HybridError {
+            return .failure(.invalid(detail: error.description))
+        } catch {
+            return .failure(.invalid(detail: "\(error)"))
+        }
+    }
+
+    private static func parseIDs(query: Substring) -> Result<StorefrontRoute, Failure> {
+        guard let list = parameters(query)["ids"], !list.isEmpty else {
+            return .failure(.invalid(detail: "ids is required: a comma-separated list of product ids, e.g. ?ids=1,2,3"))
+        }
+        let parts = list.replacingOccurrences(of: "%2C", with: ",").replacingOccurrences(of: "%2c", with: ",")
+            .split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count <= ProductLoader.maximumIDs else {
+            return .failure(.invalid(detail: "at most \(ProductLoader.maximumIDs) ids per request, got \(parts.count)"))
+        }
+        var ids: [Int64] = []
+        var seen = Set<Int64>()
+        for part in parts {
+            switch parseID(part, name: "each id") {
+            case .success(let id): if seen.insert(id).inserted { ids.append(id) }
+            case .failure(let failure): return .failure(failure)
+            }
+        }
+        return .success(.products(ids: ids))
+    }
+}
