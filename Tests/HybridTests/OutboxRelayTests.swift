@@ -1,5 +1,6 @@
 import Foundation
 import Hybrid
+import TestSupport
 import Testing
 
 /// Stops a real SecantusDB process in the middle of writes.

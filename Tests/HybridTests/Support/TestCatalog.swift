@@ -2,6 +2,7 @@ import Foundation
 import Hybrid
 import Logging
 import PostgresNIO
+import TestSupport
 import Testing
 
 /// A fresh PostgreSQL database and MongoDB database for one test, migrated, dropped afterwards.

@@ -2,14 +2,14 @@ import Foundation
 
 /// A real server process a test starts and stops itself, to take a backend away mid-test without
 /// disturbing the shared services other tests use.
-final class ServiceProcess: @unchecked Sendable {
-    let name: String
-    let port: Int
+public final class ServiceProcess: @unchecked Sendable {
+    public let name: String
+    public let port: Int
     private let executable: String
     private let arguments: [String]
     private var process: Process?
 
-    init(name: String, port: Int, executable: String, arguments: [String]) {
+    public init(name: String, port: Int, executable: String, arguments: [String]) {
         self.name = name
         self.port = port
         self.executable = executable
@@ -17,7 +17,7 @@ final class ServiceProcess: @unchecked Sendable {
     }
 
     /// A private SecantusDB keeping its data in `storage`, so a restart finds it again.
-    static func secantus(storage: String) throws -> ServiceProcess {
+    public static func secantus(storage: String) throws -> ServiceProcess {
         let port = try TestEnvironment.freePort()
         return ServiceProcess(
             name: "secantusdb", port: port, executable: try TestEnvironment.secantusPython,
@@ -27,8 +27,16 @@ final class ServiceProcess: @unchecked Sendable {
             ])
     }
 
+    /// A private redis-server that keeps nothing on disk.
+    public static func redis() throws -> ServiceProcess {
+        let port = try TestEnvironment.freePort()
+        return ServiceProcess(
+            name: "redis-server", port: port, executable: try TestEnvironment.executable(named: "redis-server"),
+            arguments: ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+    }
+
     /// Starts the process and waits until its port accepts connections.
-    func start(timeout: Duration = .seconds(60)) async throws {
+    public func start(timeout: Duration = .seconds(60)) async throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -48,7 +56,7 @@ final class ServiceProcess: @unchecked Sendable {
     }
 
     /// Stops the process (SIGTERM, then SIGKILL) and waits until it is gone.
-    func stop() async {
+    public func stop() async {
         guard let process, process.isRunning else { return }
         process.terminate()
         for _ in 0..<50 where process.isRunning { try? await Task.sleep(for: .milliseconds(100)) }

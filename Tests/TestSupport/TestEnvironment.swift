@@ -3,8 +3,8 @@ import Testing
 
 /// Where the services that `scripts/test` started are. A missing variable fails the test: the
 /// suite never silently skips because a service is absent.
-enum TestEnvironment {
-    static func required(_ name: String) throws -> String {
+public enum TestEnvironment {
+    public static func required(_ name: String) throws -> String {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
             Issue.record("\(name) is not set: run the tests through scripts/test, which starts the services")
             throw MissingService(name: name)
@@ -12,22 +12,35 @@ enum TestEnvironment {
         return value
     }
 
-    static var postgresURL: String { get throws { try required("GATEWAY_POSTGRES_URL") } }
-    static var mongoURL: String { get throws { try required("GATEWAY_MONGO_URL") } }
-    static var secantusPython: String { get throws { try required("GATEWAY_SECANTUS_PYTHON") } }
+    public static var postgresURL: String { get throws { try required("GATEWAY_POSTGRES_URL") } }
+    public static var mongoURL: String { get throws { try required("GATEWAY_MONGO_URL") } }
+    public static var secantusPython: String { get throws { try required("GATEWAY_SECANTUS_PYTHON") } }
+    public static var redisURL: String { get throws { try required("GATEWAY_REDIS_URL") } }
 
-    struct MissingService: Error, CustomStringConvertible {
-        let name: String
-        var description: String { "\(name) is not set" }
+    public struct MissingService: Error, CustomStringConvertible {
+        public let name: String
+        public init(name: String) { self.name = name }
+        public var description: String { "\(name) is not set" }
+    }
+
+    /// The full path of a program on PATH.
+    public static func executable(named name: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        Issue.record("\(name) is not installed: run scripts/setup")
+        throw MissingService(name: name)
     }
 
     /// A name no other test uses, safe as a database name.
-    static func uniqueName(_ prefix: String) -> String {
+    public static func uniqueName(_ prefix: String) -> String {
         "\(prefix)_\(UInt64.random(in: 0..<UInt64.max) & 0xFFFF_FFFF_FFFF)"
     }
 
     /// A TCP port nothing listens on right now.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -45,7 +58,7 @@ enum TestEnvironment {
     }
 
     /// Whether something accepts connections on 127.0.0.1:`port`.
-    static func isListening(_ port: Int) -> Bool {
+    public static func isListening(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()

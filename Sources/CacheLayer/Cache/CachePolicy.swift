@@ -1,0 +1,27 @@
+/// How long entries live and how the cache behaves around expiry, leases and failures.
+public struct CachePolicy: Sendable, Hashable {
+    /// Fresh for this long; then served stale while one refresh runs.
+    public var softTTL: Duration = .seconds(60)
+    /// Kept in Redis this long after storing: the window for stale-while-revalidate and
+    /// stale-if-error.
+    public var hardTTL: Duration = .seconds(3600)
+    /// How long a "not found" is remembered.
+    public var negativeTTL: Duration = .seconds(10)
+    /// How long a fill lease is held at most (a crashed filler's lease lapses after this).
+    public var leaseTTL: Duration = .seconds(5)
+    /// How long a process that lost the lease waits for the winner's entry before loading itself.
+    public var leaseWait: Duration = .seconds(2)
+    /// XFetch's beta: 0 turns probabilistic early refresh off; 1 is the usual setting.
+    public var earlyRefreshBeta: Double = 0
+    /// The near-cache's outer bound on staleness, should an invalidation message be lost.
+    public var nearCacheTTL: Duration = .seconds(5)
+
+    public init() {}
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,26 @@
+/// The Lua scripts that make the cache's multi-key steps atomic in Redis.
+enum CacheScripts {
+    /// Stores an entry only if every tag generation is still what the loader read before loading
+    /// (no stale set), and releases the fill lease if this filler holds it.
+    ///
+    /// KEYS: entry, lease, generation keys... ARGV: value, ttl ms, lease token, expected generations...
+    static let storeIfUnchanged = """
+        local unchanged = true
+        for i = 3, #KEYS do
+            if (redis.call('GET', KEYS[i]) or '0') ~= ARGV[i + 1] then unchanged = false break end
+        end
+        if unchanged then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+        if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+        if unchanged then return 1 end
+        return 0
+        """
+
+    /// Bumps generations and tells every process's near-cache.
+    ///
+    /// KEYS: generation keys to bump. ARGV: channel, message.
+    static let invalidate = """
+        for i = 1, #KEYS do redis.call('INCR', KEYS[i]) end
+        redis.call('PUBLISH', ARGV[1], ARGV[2])
+        return #KEYS
+        """
+}

@@ -1,0 +1,148 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// A dedicated connection subscribed to one channel, reconnecting with backoff. It tells its owner
+/// when it is up and when it went down, because a subscriber that missed messages must assume it
+/// missed invalidations.
+public final class RedisSubscriber: Service, Sendable {
+    public typealias MessageHandler = @Sendable (String) -> Void
+    public typealias StateHandler = @Sendable (_ connected: Bool) -> Void
+
+    private let configuration: RedisConfiguration
+    private let channelName: String
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let onMessage: MessageHandler
+    private let onState: StateHandler
+    private let connected = Atomic<Bool>(false)
+
+    public init(
+        configuration: RedisConfiguration, channel: String,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger, onMessage: @escaping MessageHandler, onState: @escaping StateHandler
+    ) {
+        self.configuration = configuration
+        self.channelName = channel
+        self.group = group
+        self.logger = logger
+        self.onMessage = onMessage
+        self.onState = onState
+    }
+
+    public var isConnected: Bool { connected.load(ordering: .acquiring) }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var failures = 0
+            while !Task.isCancelled {
+                do {
+                    let channel = try await self.subscribe()
+                    failures = 0
+                    self.connected.store(true, ordering: .releasing)
+                    self.onState(true)
+                    try? await withTaskCancellationHandler {
+                        try await channel.closeFuture.get()
+                    } onCancel: {
+                        channel.close(promise: nil)
+                    }
+                    self.connected.store(false, ordering: .releasing)
+                    self.onState(false)
+                    if !Task.isCancelled { self.logger.warning("invalidation channel lost; reconnecting") }
+                } catch {
+                    if failures == 0 {
+                        self.logger.warning(
+                            "cannot subscribe to the invalidation channel", metadata: ["error": "\(error)"])
+                    }
+                    failures += 1
+                }
+                let backoff = min(2000, 50 << min(failures, 6))
+                try? await Task.sleep(for: .milliseconds(backoff))
+            }
+        }
+    }
+
+    private func subscribe() async throws -> any Channel {
+        let onMessage = self.onMessage
+        let channelName = self.channelName
+        let eventLoop = group.next()
+        let confirmed = eventLoop.makePromise(of: Void.self)
+        let channel = try await ClientBootstrap(group: eventLoop)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        RedisPubSubHandler(channel: channelName, confirmed: confirmed, onMessage: onMessage))
+                }
+            }
+            .connect(host: configuration.host, port: configuration.port)
+            .get()
+        var commands: [RESPCommand] = []
+        if let password = configuration.password {
+            commands.append(
+                RESPCommand(
+                    "AUTH", configuration.username.map { [.string($0), .string(password)] } ?? [.string(password)]))
+        }
+        commands.append(RESPCommand("SUBSCRIBE", [.string(channelName)]))
+        for command in commands { channel.write(command.bytes, promise: nil) }
+        channel.flush()
+        let timeout = eventLoop.scheduleTask(in: configuration.connectTimeout + .seconds(1)) {
+            confirmed.fail(RedisError.timeout(command: "SUBSCRIBE"))
+        }
+        do {
+            try await confirmed.futureResult.get()
+            timeout.cancel()
+        } catch {
+            channel.close(promise: nil)
+            throw error
+        }
+        return channel
+    }
+}
+
+/// Reads a subscribed connection: confirms the subscription, passes each message on.
+final class RedisPubSubHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let parser = RESPParser()
+    private let channelName: String
+    private let confirmed: EventLoopPromise<Void>
+    private let onMessage: RedisSubscriber.MessageHandler
+
+    init(channel: String, confirmed: EventLoopPromise<Void>, onMessage: @escaping RedisSubscriber.MessageHandler) {
+        self.channelName = channel
+        self.confirmed = confirmed
+        self.onMessage = onMessage
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        do {
+            for reply in try parser.feed(unwrapInboundIn(data)) {
+                switch reply {
+                case .error(let message):
+                    confirmed.fail(RedisError.server(message))
+                    context.close(promise: nil)
+                case .array(let parts?) where parts.count >= 3:
+                    switch parts[0].string {
+                    case "subscribe": confirmed.succeed(())
+                    case "message": if let text = parts[2].string { onMessage(text) }
+                    default: break
+                    }
+                default:
+                    break  // +OK of AUTH
+                }
+            }
+        } catch {
+            confirmed.fail(error)
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        confirmed.fail(RedisError.connectionClosed("closed before the subscription was confirmed"))
+        context.fireChannelInactive()
+    }
+}
