@@ -38,6 +38,20 @@ public struct GatewayConfiguration: Sendable {
         Setting(
             name: "GATEWAY_LOG_LEVEL", defaultValue: "info",
             help: "trace, debug, info, notice, warning, error or critical"),
+        Setting(
+            name: "GATEWAY_CACHE_MODE", defaultValue: "near+redis",
+            help: "near+redis (near-cache in front of Redis), redis (no near-cache) or off (every request loads)"),
+        Setting(name: "GATEWAY_NEAR_CACHE_MB", defaultValue: "64", help: "near-cache budget in MiB"),
+        Setting(name: "GATEWAY_NEAR_CACHE_TTL_MS", defaultValue: "5000", help: "near-cache outer staleness bound"),
+        Setting(
+            name: "GATEWAY_CACHE_SOFT_TTL_S", defaultValue: "60",
+            help: "seconds an entry is fresh (Cache-Control max-age)"),
+        Setting(
+            name: "GATEWAY_CACHE_HARD_TTL_S", defaultValue: "3600",
+            help: "seconds an entry is kept for stale-while-revalidate and stale-if-error"),
+        Setting(
+            name: "GATEWAY_CACHE_NEGATIVE_TTL_S", defaultValue: "10", help: "seconds a not-found answer is remembered"),
+        Setting(name: "GATEWAY_CACHE_PREFIX", defaultValue: "gw", help: "prefix of every Redis key the gateway writes"),
     ]
 
     public var postgresURL: String
@@ -52,6 +66,20 @@ public struct GatewayConfiguration: Sendable {
     public var adminPort: Int
     public var loadingMode: LoadingMode
     public var logLevel: Logger.Level
+    public var cacheMode: CacheMode
+    public var nearCacheBytes: Int
+    public var nearCacheTTL: Duration
+    public var softTTL: Duration
+    public var hardTTL: Duration
+    public var negativeTTL: Duration
+    public var cachePrefix: String
+
+    /// Which caches serve storefront reads.
+    public enum CacheMode: String, Sendable, CaseIterable {
+        case nearAndRedis = "near+redis"
+        case redis
+        case off
+    }
 
     /// Reads and validates the settings.
     /// - Throws: `ConfigurationError` naming the setting and what is wrong with its value.
@@ -97,6 +125,27 @@ public struct GatewayConfiguration: Sendable {
             )
         }
         logLevel = level
+        guard let cacheMode = CacheMode(rawValue: value("GATEWAY_CACHE_MODE")) else {
+            throw ConfigurationError(
+                setting: "GATEWAY_CACHE_MODE",
+                message: "must be near+redis, redis or off, got '\(value("GATEWAY_CACHE_MODE"))'")
+        }
+        self.cacheMode = cacheMode
+        nearCacheBytes = try integer("GATEWAY_NEAR_CACHE_MB", in: 1...65536) << 20
+        nearCacheTTL = .milliseconds(try integer("GATEWAY_NEAR_CACHE_TTL_MS", in: 10...3_600_000))
+        softTTL = .seconds(try integer("GATEWAY_CACHE_SOFT_TTL_S", in: 1...86_400))
+        hardTTL = .seconds(try integer("GATEWAY_CACHE_HARD_TTL_S", in: 1...2_592_000))
+        negativeTTL = .seconds(try integer("GATEWAY_CACHE_NEGATIVE_TTL_S", in: 1...3600))
+        guard hardTTL >= softTTL else {
+            throw ConfigurationError(
+                setting: "GATEWAY_CACHE_HARD_TTL_S", message: "must not be shorter than GATEWAY_CACHE_SOFT_TTL_S")
+        }
+        cachePrefix = value("GATEWAY_CACHE_PREFIX")
+        guard !cachePrefix.isEmpty, cachePrefix.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+        else {
+            throw ConfigurationError(
+                setting: "GATEWAY_CACHE_PREFIX", message: "must be letters, digits, '-' or '_', got '\(cachePrefix)'")
+        }
         guard !mongoDatabase.isEmpty, !mongoDatabase.contains(where: { "/\\. \"$".contains($0) }) else {
             throw ConfigurationError(
                 setting: "GATEWAY_MONGO_DATABASE", message: "is not a valid database name: '\(mongoDatabase)'")

@@ -1,0 +1,88 @@
+import CacheLayer
+import Hybrid
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import ServiceLifecycle
+
+/// Everything one gateway process runs, wired from the configuration: the database and Redis
+/// clients, the cache and its invalidation subscriber, the outbox relay and the listeners. Each
+/// long-lived piece is a `Service`, started and stopped in order by one `ServiceGroup`.
+public struct GatewayApplication: Sendable {
+    public let configuration: GatewayConfiguration
+    public let backends: Backends
+    public let redis: RedisClient
+    public let cache: ReadThroughCache<PreparedResponse>?
+    public let invalidator: any TagInvalidator
+    public let storefront: StorefrontServer
+    public let relay: OutboxRelay
+    let subscriber: RedisSubscriber?
+    let logger: Logger
+
+    public init(configuration: GatewayConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        backends = try Backends(configuration: configuration, logger: logger)
+        let redisConfiguration: RedisConfiguration
+        do {
+            redisConfiguration = try RedisConfiguration(url: configuration.redisURL)
+        } catch {
+            throw ConfigurationError(setting: "GATEWAY_REDIS_URL", message: "\(error)")
+        }
+        redis = RedisClient(configuration: redisConfiguration, logger: logger)
+        var policy = CachePolicy()
+        policy.softTTL = configuration.softTTL
+        policy.hardTTL = configuration.hardTTL
+        policy.negativeTTL = configuration.negativeTTL
+        policy.nearCacheTTL = configuration.nearCacheTTL
+        let cacheControl = CatalogResponder.cacheControl(softTTL: configuration.softTTL, hardTTL: configuration.hardTTL)
+        switch configuration.cacheMode {
+        case .off:
+            cache = nil
+        case .redis, .nearAndRedis:
+            cache = CatalogResponder.makeCache(
+                redis: redis, scheme: CacheKeyScheme(prefix: configuration.cachePrefix), policy: policy,
+                nearCacheBytes: configuration.cacheMode == .nearAndRedis ? configuration.nearCacheBytes : 0,
+                cacheControl: cacheControl, logger: logger)
+        }
+        subscriber = configuration.cacheMode == .nearAndRedis ? cache?.makeInvalidationSubscriber() : nil
+        // Invalidations reach Redis even when this process serves without a cache: other processes
+        // may cache.
+        invalidator =
+            cache.map { CacheTagInvalidator(cache: $0) as any TagInvalidator }
+            ?? CacheTagInvalidator(
+                cache: CatalogResponder.makeCache(
+                    redis: redis, scheme: CacheKeyScheme(prefix: configuration.cachePrefix), policy: policy,
+                    nearCacheBytes: 0, cacheControl: cacheControl, logger: logger))
+        let renderer = StorefrontRenderer(catalog: backends.catalog, mode: configuration.loadingMode)
+        let responder = CatalogResponder(renderer: renderer, cache: cache, cacheControl: cacheControl, logger: logger)
+        storefront = StorefrontServer(
+            host: configuration.httpHost, port: configuration.httpPort, responder: responder, logger: logger)
+        relay = OutboxRelay(catalog: backends.catalog, invalidator: invalidator)
+    }
+
+    /// The services in start order; they stop in reverse.
+    public var services: [any Service] {
+        var services: [any Service] = [backends.postgres, redis]
+        if let subscriber { services.append(subscriber) }
+        services.append(relay)
+        services.append(storefront)
+        return services
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    public func run() async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            try? await backends.mongoPool.shutdown()
+            throw error
+        }
+        try await backends.mongoPool.shutdown()
+    }
+}

@@ -1,0 +1,198 @@
+import CacheLayer
+import Hybrid
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Answers storefront routes through the read-through cache: a near-cache hit synchronously on the
+/// event loop, a Redis hit from a future on the same loop, a miss through the renderer.
+public struct CatalogResponder: StorefrontResponder {
+    let renderer: StorefrontRenderer
+    let cache: ReadThroughCache<PreparedResponse>?
+    let cacheControl: String
+    let logger: Logger
+
+    /// - Parameter cache: `nil` serves every request from the databases (the benchmark's no-cache rows).
+    public init(
+        renderer: StorefrontRenderer, cache: ReadThroughCache<PreparedResponse>?, cacheControl: String, logger: Logger
+    ) {
+        self.renderer = renderer
+        self.cache = cache
+        self.cacheControl = cacheControl
+        self.logger = logger
+    }
+
+    /// The cache that stores `PreparedResponse`s for this responder.
+    public static func makeCache(
+        redis: RedisClient, scheme: CacheKeyScheme, policy: CachePolicy, nearCacheBytes: Int, cacheControl: String,
+        logger: Logger
+    ) -> ReadThroughCache<PreparedResponse> {
+        ReadThroughCache<PreparedResponse>(
+            redis: redis, scheme: scheme, policy: policy, nearCacheBytes: nearCacheBytes, logger: logger,
+            decode: { payload, _ in
+                PreparedResponse(payload: payload, cacheControl: cacheControl)
+                    ?? PreparedResponse(
+                        status: .internalServerError, body: [], surrogateKey: "", cacheControl: "no-store")
+            },
+            cost: { $0.cost })
+    }
+
+    public static func cacheControl(softTTL: Duration, hardTTL: Duration) -> String {
+        "public, max-age=\(softTTL.components.seconds), stale-while-revalidate=\(hardTTL.components.seconds - softTTL.components.seconds)"
+    }
+
+    public func answer(_ request: StorefrontRequest, on eventLoop: any EventLoop) -> StorefrontAnswer {
+        let route = request.route
+        guard let cache else {
+            let promise = eventLoop.makePromise(of: StorefrontResponse.self)
+            promise.completeWithTask {
+                do {
+                    return try await self.load(route).response(cacheStatus: CacheStatus.disabled)
+                } catch {
+                    return self.problemResponse(for: error, route: route)
+                }
+            }
+            return .later(promise.futureResult)
+        }
+        if case .products(let ids) = route {
+            return .later(multiGet(ids, cache: cache, on: eventLoop))
+        }
+        let (key, tags) = Self.cacheKey(for: route)
+        if let prepared = cache.nearValue(key) {
+            return .now(prepared.response(cacheStatus: CacheStatus.value(for: .nearHit)))
+        }
+        let future = cache.fetch(key, tags: tags, on: eventLoop) {
+            try await self.loadResult(route)
+        }
+        return .later(
+            future.map { result in
+                result.value.response(cacheStatus: CacheStatus.value(for: result.outcome))
+            }.recover { error in
+                self.problemResponse(for: error, route: route)
+            })
+    }
+
+    /// Where a route's response is cached and what invalidates it.
+    static func cacheKey(for route: StorefrontRoute) -> (CacheKey, [String]) {
+        switch route {
+        case .categories:
+            return (CacheKey(slot: "categories", name: "list"), [CatalogTag.categories.description])
+        case .categoryProducts(let id, let request):
+            let tag = CatalogTag.category(id).description
+            return (CacheKey(slot: tag, name: "\(request.sort.rawValue):\(request.perPage):\(request.page)"), [tag])
+        case .product(let id):
+            let tag = CatalogTag.product(id).description
+            return (CacheKey(slot: tag, name: "detail"), [tag])
+        case .products(let ids):
+            let tags = ids.map { CatalogTag.product($0).description }
+            return (CacheKey(slot: "products", name: ids.map(String.init).joined(separator: ",")), tags)
+        }
+    }
+
+    /// Renders a route from the databases.
+    func load(_ route: StorefrontRoute) async throws -> PreparedResponse {
+        let rendered = try await renderer.render(route)
+        return PreparedResponse(
+            status: .ok, body: rendered.body, surrogateKey: rendered.tags.map(\.description).joined(separator: " "),
+            cacheControl: cacheControl)
+    }
+
+    /// The loader the cache calls: not-found answers are cached (briefly) as negative entries.
+    func loadResult(_ route: StorefrontRoute) async throws -> LoadResult {
+        do {
+            return .found(try await load(route).payload())
+        } catch let error as HybridError {
+            switch error {
+            case .productNotFound, .categoryNotFound:
+                let problem = Problem(error)
+                let (_, tags) = Self.cacheKey(for: route)
+                return .notFound(
+                    PreparedResponse(
+                        status: problem.status, body: problem.body(), surrogateKey: tags.joined(separator: " "),
+                        cacheControl: "public, max-age=10"
+                    ).payload())
+            default:
+                throw error
+            }
+        }
+    }
+
+    /// Multi-get: each product is its own cache entry; the response is assembled from their stored
+    /// bodies (no JSON is parsed), and the missing ones are loaded together in one batch.
+    private func multiGet(
+        _ ids: [Int64], cache: ReadThroughCache<PreparedResponse>, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<StorefrontResponse> {
+        let items = ids.map { id -> (key: CacheKey, tags: [String]) in
+            let (key, tags) = Self.cacheKey(for: .product(id: id))
+            return (key, tags)
+        }
+        let cacheControl = self.cacheControl
+        let renderer = self.renderer
+        return cache.fetchMany(items, on: eventLoop) { missing in
+            let wanted = missing.map { ids[$0] }
+            let found = try await renderer.products.products(ids: wanted)
+            var results: [Int: LoadResult] = [:]
+            for index in missing {
+                let id = ids[index]
+                if let product = found[id] {
+                    results[index] = .found(
+                        PreparedResponse(
+                            status: .ok, body: CatalogJSON.product(product),
+                            surrogateKey: CatalogTag.product(id).description,
+                            cacheControl: cacheControl
+                        ).payload())
+                } else {
+                    let problem = Problem(HybridError.productNotFound(id))
+                    results[index] = .notFound(
+                        PreparedResponse(
+                            status: .notFound, body: problem.body(), surrogateKey: CatalogTag.product(id).description,
+                            cacheControl: cacheControl
+                        ).payload())
+                }
+            }
+            return results
+        }.map { results in
+            var body = ByteBufferAllocator().buffer(
+                capacity: 64 + results.reduce(0) { $0 + $1.value.body.readableBytes })
+            body.writeStaticString("{\"items\":[")
+            var first = true
+            var missing: [Int64] = []
+            for (index, result) in results.enumerated() {
+                guard !result.negative, result.value.status == .ok else {
+                    missing.append(ids[index])
+                    continue
+                }
+                if !first { body.writeStaticString(",") }
+                first = false
+                var item = result.value.body
+                body.writeBuffer(&item)
+            }
+            body.writeStaticString("],\"missing\":[")
+            body.writeString(missing.map(String.init).joined(separator: ","))
+            body.writeStaticString("]}")
+            let worst = results.map(\.outcome).first { $0 != .hit && $0 != .nearHit } ?? results.first?.outcome ?? .hit
+            let prepared = PreparedResponse(
+                status: .ok, etag: PreparedResponse.etag(of: body.readableBytesView),
+                surrogateKey: ids.map { CatalogTag.product($0).description }.joined(separator: " "), body: body,
+                cacheControl: cacheControl)
+            return prepared.response(cacheStatus: CacheStatus.value(for: worst))
+        }.recover { error in
+            self.problemResponse(for: error, route: .products(ids: ids))
+        }
+    }
+
+    func problemResponse(for error: any Error, route: StorefrontRoute) -> StorefrontResponse {
+        let problem: Problem
+        switch error {
+        case let hybrid as HybridError:
+            problem = Problem(hybrid)
+        default:
+            logger.error("storefront request failed", metadata: ["route": "\(route.name)", "error": "\(error)"])
+            problem = .unavailable("the catalog could not be read and no cached copy exists; retry shortly")
+        }
+        if problem.status == .serviceUnavailable {
+            logger.warning("served 503: backends down and nothing cached", metadata: ["route": "\(route.name)"])
+        }
+        return .problem(problem)
+    }
+}
