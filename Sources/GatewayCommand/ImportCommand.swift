@@ -33,9 +33,11 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         let (configuration, logger) = try loadConfiguration()
         let display = ProgressDisplay(title: "import", unit: "products", logger: logger)
+        let (invalidator, redis) = try Backends.invalidator(configuration: configuration, logger: logger)
+        defer { Task { await redis.pool.close() } }
         let summary = try await Backends.with(configuration: configuration, logger: logger) { backends in
             let importer = CatalogImporter(
-                catalog: backends.catalog, batchSize: batchSize, policy: onError,
+                catalog: backends.catalog, invalidator: invalidator, batchSize: batchSize, policy: onError,
                 progress: { progress in
                     display.update(
                         done: progress.done, total: progress.total, count: progress.imported,
@@ -58,6 +60,11 @@ func printSummary(_ summary: CatalogImporter.Summary, verb: String) {
     print(
         "\(verb) \(summary.imported) products in \(String(format: "%.1f", summary.seconds)) s "
             + "(\(Int(summary.rate)) products/s); \(summary.rejected) lines refused")
+    if summary.invalidationsPending > 0 {
+        print(
+            "  cache invalidation of \(summary.invalidationsPending) products is pending (Redis unreachable); "
+                + "a running gateway delivers it")
+    }
     for error in summary.errors { print("  \(error)") }
     if summary.rejected > summary.errors.count { print("  … and \(summary.rejected - summary.errors.count) more") }
 }

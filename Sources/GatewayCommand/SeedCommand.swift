@@ -51,9 +51,11 @@ struct SeedCommand: AsyncParsableCommand {
             return
         }
         let display = ProgressDisplay(title: "seed", unit: "products", logger: logger)
+        let (invalidator, redis) = try Backends.invalidator(configuration: configuration, logger: logger)
+        defer { Task { await redis.pool.close() } }
         let summary = try await Backends.with(configuration: configuration, logger: logger) { backends in
             let importer = CatalogImporter(
-                catalog: backends.catalog,
+                catalog: backends.catalog, invalidator: invalidator,
                 progress: { display.update(done: $0.done, total: $0.total, count: $0.imported) })
             defer { display.finish() }
             return try await importer.importRecords(generator, count: generator.count)

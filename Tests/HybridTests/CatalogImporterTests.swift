@@ -62,6 +62,22 @@ import Testing
         }
     }
 
+    @Test func aCacheOutageDuringImportLeavesOnlyTheInvalidationsPending() async throws {
+        try await TestCatalog.with { test in
+            test.invalidator.setFailing(true)
+            let generator = CatalogGenerator(categories: 1, perCategory: 30)
+            let summary = try await CatalogImporter(catalog: test.catalog, invalidator: test.invalidator, batchSize: 10)
+                .importRecords(generator, count: generator.count)
+            #expect(summary.imported == 30)
+            #expect(summary.invalidationsPending == 30)
+            #expect(try await test.mongo.count() == 30)
+            #expect(try await test.relay().pendingCount() == 30)
+            test.invalidator.setFailing(false)
+            #expect(try await test.relay().drain() == 0)
+            #expect(test.invalidator.calls.contains { $0.contains(.product(30)) })
+        }
+    }
+
     @Test func importingAgainUpdatesInPlaceAndBumpsVersions() async throws {
         try await TestCatalog.with { test in
             let generator = CatalogGenerator(categories: 2, perCategory: 20)

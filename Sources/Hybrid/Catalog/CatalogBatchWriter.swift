@@ -85,16 +85,28 @@ struct CatalogBatchWriter: Sendable {
         }
         do {
             try await catalog.mongo.applyAll(changes)
-            var tags = Set<CatalogTag>()
-            for entry in applied { for tag in entry.tags { if let parsed = CatalogTag(tag) { tags.insert(parsed) } } }
-            try await invalidator.invalidate(Array(tags))
         } catch {
             let reason = (error as? MongoError)?.hybridError.description ?? "\(error)"
             logger.warning(
                 "batch left in the outbox", metadata: ["products": "\(applied.count)", "reason": "\(reason)"])
             throw CatalogImportError.storesUnavailable(pending: applied.count, reason: reason)
         }
-        try await catalog.sql("DELETE FROM outbox WHERE id = ANY(\(applied.map(\.outboxID)))")
+        var tags = Set<CatalogTag>()
+        for entry in applied { for tag in entry.tags { if let parsed = CatalogTag(tag) { tags.insert(parsed) } } }
+        let outboxIDs = applied.map(\.outboxID)
+        do {
+            try await invalidator.invalidate(Array(tags))
+        } catch {
+            // The documents are applied; only the invalidations wait, for the relay of a running
+            // gateway. The import goes on.
+            try await catalog.sql(
+                """
+                UPDATE outbox SET document_applied = true, next_attempt_at = now(), last_error = \("\(error)")
+                WHERE id = ANY(\(outboxIDs))
+                """)
+            return applied.count
+        }
+        try await catalog.sql("DELETE FROM outbox WHERE id = ANY(\(outboxIDs))")
         return 0
     }
 

@@ -29,6 +29,9 @@ public struct CatalogImporter: Sendable {
         /// The first refused lines with reasons (at most 100 kept).
         public var errors: [ImportLineError] = []
         public var seconds: Double = 0
+        /// Products whose cache invalidation could not be delivered (Redis down): a running
+        /// gateway's outbox relay delivers them.
+        public var invalidationsPending = 0
         public var rate: Double { seconds > 0 ? Double(imported) / seconds : 0 }
     }
 
@@ -172,7 +175,7 @@ public struct CatalogImporter: Sendable {
             let current = batch
             batch.removeAll(keepingCapacity: true)
             do {
-                _ = try await importer.writer.write(current.map(\.record))
+                summary.invalidationsPending += try await importer.writer.write(current.map(\.record))
                 summary.imported += current.count
             } catch let error as HybridError {
                 // A conflict inside the batch (a sku or slug taken by another id): write the lines
@@ -183,7 +186,7 @@ public struct CatalogImporter: Sendable {
                 }
                 for item in current {
                     do {
-                        _ = try await importer.writer.write([item.record])
+                        summary.invalidationsPending += try await importer.writer.write([item.record])
                         summary.imported += 1
                     } catch let error as HybridError {
                         try await reject(ImportLineError(line: item.line, reason: error.description))
