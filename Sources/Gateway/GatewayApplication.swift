@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import PostgresNIO
 import ServiceLifecycle
+import UnixSignals
 
 /// Everything one gateway process runs, wired from the configuration: the database and Redis
 /// clients, the cache and its invalidation subscriber, the outbox relay and the listeners. Each
@@ -71,12 +72,12 @@ public struct GatewayApplication: Sendable {
         return services
     }
 
-    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
-    public func run() async throws {
+    /// Runs until one of `signals` (or cancellation), then shuts down gracefully.
+    public func run(gracefulShutdownSignals signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
         let group = ServiceGroup(
             configuration: .init(
-                services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+                services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals,
+                cancellationSignals: [], logger: logger))
         do {
             try await group.run()
         } catch {

@@ -1,5 +1,6 @@
 import Foundation
 import Hybrid
+import TestSupport
 import Testing
 
 /// Listings against the real PostgreSQL and SecantusDB the scripts start.

@@ -1,4 +1,5 @@
 import Hybrid
+import TestSupport
 import Testing
 
 @Suite struct PriceTests {

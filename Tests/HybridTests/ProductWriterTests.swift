@@ -1,5 +1,6 @@
 import Foundation
 import Hybrid
+import TestSupport
 import Testing
 
 @Suite struct ProductWriterTests {

@@ -60,9 +60,13 @@ public final class StorefrontServer: Service, Sendable {
         let port = channel.localAddress?.port ?? requestedPort
         boundPromise.succeed(port)
         logger.info("storefront listening", metadata: ["address": "\(host):\(port)", "protocols": "http/1.1, h2c"])
-        await withGracefulShutdownHandler {
-            try? await channel.closeFuture.get()
-        } onGracefulShutdown: {
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                try? await channel.closeFuture.get()
+            } onGracefulShutdown: {
+                channel.close(promise: nil)
+            }
+        } onCancel: {
             channel.close(promise: nil)
         }
         // Stopped accepting: let the requests being answered finish (bounded).

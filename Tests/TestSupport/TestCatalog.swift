@@ -2,24 +2,23 @@ import Foundation
 import Hybrid
 import Logging
 import PostgresNIO
-import TestSupport
 import Testing
 
 /// A fresh PostgreSQL database and MongoDB database for one test, migrated, dropped afterwards.
 /// Tests run in parallel; each one has stores of its own.
-struct TestCatalog: Sendable {
-    let catalog: HybridCatalog
-    let mongoPool: MongoConnectionPool
-    let invalidator: RecordingInvalidator
+public struct TestCatalog: Sendable {
+    public let catalog: HybridCatalog
+    public let mongoPool: MongoConnectionPool
+    public let invalidator: RecordingInvalidator
 
-    var mongo: MongoProductCollection { catalog.mongo }
-    var stats: BackendStats { catalog.stats }
+    public var mongo: MongoProductCollection { catalog.mongo }
+    public var stats: BackendStats { catalog.stats }
 
-    func writer() -> ProductWriter { ProductWriter(catalog: catalog, invalidator: invalidator) }
-    func relay() -> OutboxRelay { OutboxRelay(catalog: catalog, invalidator: invalidator) }
+    public func writer() -> ProductWriter { ProductWriter(catalog: catalog, invalidator: invalidator) }
+    public func relay() -> OutboxRelay { OutboxRelay(catalog: catalog, invalidator: invalidator) }
 
     /// Runs `body` with new, migrated stores; `mongoURL` overrides the shared MongoDB (fault tests).
-    static func with<Result: Sendable>(
+    public static func with<Result: Sendable>(
         mongoURL: String? = nil,
         _ body: @escaping @Sendable (TestCatalog) async throws -> Result
     ) async throws -> Result {
@@ -66,19 +65,19 @@ struct TestCatalog: Sendable {
 
     /// Seeds the deterministic catalog through the importer.
     @discardableResult
-    func seed(_ generator: CatalogGenerator) async throws -> CatalogImporter.Summary {
+    public func seed(_ generator: CatalogGenerator) async throws -> CatalogImporter.Summary {
         try await CatalogImporter(catalog: catalog, batchSize: 250).importRecords(generator, count: generator.count)
     }
 }
 
 /// The PostgreSQL server the scripts started, reached through its admin database.
-struct PostgresServer: Sendable {
-    let host: String
-    let port: Int
-    let username: String
-    let password: String?
+public struct PostgresServer: Sendable {
+    public let host: String
+    public let port: Int
+    public let username: String
+    public let password: String?
 
-    init(url: String) throws {
+    public init(url: String) throws {
         guard let components = URLComponents(string: url), let host = components.host else {
             throw TestEnvironment.MissingService(name: "a valid GATEWAY_POSTGRES_URL")
         }
@@ -88,14 +87,14 @@ struct PostgresServer: Sendable {
         self.password = components.password
     }
 
-    func configuration(database: String) -> PostgresClient.Configuration {
+    public func configuration(database: String) -> PostgresClient.Configuration {
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: .disable)
         configuration.options.maximumConnections = 10
         return configuration
     }
 
-    func admin(logger: Logger, _ body: @escaping @Sendable (PostgresClient) async throws -> Void) async throws {
+    public func admin(logger: Logger, _ body: @escaping @Sendable (PostgresClient) async throws -> Void) async throws {
         let client = PostgresClient(configuration: configuration(database: "postgres"), backgroundLogger: logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
@@ -107,21 +106,22 @@ struct PostgresServer: Sendable {
 
 /// Records the tags writes ask to invalidate. Stands in for the cache only where the test is about
 /// which tags the hybrid model names; the cache itself is tested against a real Redis.
-final class RecordingInvalidator: TagInvalidator, @unchecked Sendable {
+public final class RecordingInvalidator: TagInvalidator, @unchecked Sendable {
+    public init() {}
     private let lock = NSLock()
     private var recorded: [[CatalogTag]] = []
     private var failing = false
 
-    func invalidate(_ tags: [CatalogTag]) async throws {
+    public func invalidate(_ tags: [CatalogTag]) async throws {
         try lock.withLock {
             if failing { throw CacheDown() }
             recorded.append(tags)
         }
     }
 
-    var calls: [[CatalogTag]] { lock.withLock { recorded } }
-    func setFailing(_ value: Bool) { lock.withLock { failing = value } }
-    func reset() { lock.withLock { recorded.removeAll() } }
+    public var calls: [[CatalogTag]] { lock.withLock { recorded } }
+    public func setFailing(_ value: Bool) { lock.withLock { failing = value } }
+    public func reset() { lock.withLock { recorded.removeAll() } }
 
-    struct CacheDown: Error {}
+    public struct CacheDown: Error {}
 }

@@ -1,0 +1,137 @@
+import Foundation
+import Gateway
+import Hybrid
+import Logging
+import PostgresNIO
+import TestSupport
+import Testing
+
+/// A whole gateway process in the test: fresh databases, a seeded catalog, a private cache
+/// prefix, the storefront on a free port, all against the services the scripts start.
+struct TestGateway: Sendable {
+    let application: GatewayApplication
+    let port: Int
+
+    var catalog: HybridCatalog { application.backends.catalog }
+    var writer: ProductWriter { ProductWriter(catalog: catalog, invalidator: application.invalidator) }
+
+    static let logger: Logger = {
+        var logger = Logger(label: "gateway-test")
+        logger.logLevel = .error
+        return logger
+    }()
+
+    static func with(
+        seed generator: CatalogGenerator = CatalogGenerator(categories: 3, perCategory: 30),
+        environment extra: [String: String] = [:],
+        _ body: @escaping @Sendable (TestGateway) async throws -> Void
+    ) async throws {
+        let server = try PostgresServer(url: try TestEnvironment.postgresURL)
+        let database = TestEnvironment.uniqueName("gw")
+        try await server.admin(logger: logger) { client in
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: logger)
+        }
+        var environment = [
+            "GATEWAY_POSTGRES_URL": "postgres://\(server.username)@\(server.host):\(server.port)/\(database)",
+            "GATEWAY_POSTGRES_POOL_SIZE": "8",
+            "GATEWAY_MONGO_URL": try TestEnvironment.mongoURL,
+            "GATEWAY_MONGO_DATABASE": database,
+            "GATEWAY_MONGO_POOL_SIZE": "4",
+            "GATEWAY_REDIS_URL": try TestEnvironment.redisURL,
+            "GATEWAY_HTTP_HOST": "127.0.0.1",
+            "GATEWAY_HTTP_PORT": "0",
+            "GATEWAY_CACHE_PREFIX": database,
+        ]
+        environment.merge(extra) { $1 }
+        let configuration = try GatewayConfiguration(environment: environment)
+        let application = try GatewayApplication(configuration: configuration, logger: logger)
+        let outcome: Result<Void, any Error> = await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await application.run(gracefulShutdownSignals: []) }
+            defer { group.cancelAll() }
+            do {
+                try await Migrator(catalog: application.backends.catalog).migrate()
+                try await CatalogImporter(catalog: application.backends.catalog, invalidator: application.invalidator)
+                    .importRecords(generator, count: generator.count)
+                let port = try await application.storefront.port
+                try await body(TestGateway(application: application, port: port))
+                try? await application.backends.catalog.mongo.dropDatabase()
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try? await server.admin(logger: logger) { client in
+            try await client.query(
+                PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)"), logger: logger)
+        }
+        try outcome.get()
+    }
+
+    /// A request made by curl, the way a user would make it.
+    struct Response: Sendable {
+        var status: Int
+        var headers: [String: String]
+        var body: String
+        var version: String
+
+        func header(_ name: String) -> String? { headers[name.lowercased()] }
+    }
+
+    enum WireProtocol: String, Sendable, CaseIterable {
+        case http1 = "--http1.1"
+        case h2c = "--http2-prior-knowledge"
+    }
+
+    func get(
+        _ path: String, over version: WireProtocol = .http1, headers: [String: String] = [:], method: String = "GET"
+    )
+        async throws -> Response
+    {
+        try await Self.curl(url: "http://127.0.0.1:\(port)\(path)", version: version, headers: headers, method: method)
+    }
+
+    /// Runs curl without blocking a thread of the cooperative pool (the gateway under test needs them).
+    static func curl(url: String, version: WireProtocol, headers: [String: String], method: String) async throws
+        -> Response
+    {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            TestEnvironment.uniqueName("curl"))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let headFile = directory.appendingPathComponent("head").path
+        let bodyFile = directory.appendingPathComponent("body").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestEnvironment.executable(named: "curl"))
+        var arguments = ["-s", "--max-time", "10", version.rawValue, "-D", headFile, "-o", bodyFile]
+        arguments += method == "HEAD" ? ["-I"] : ["-X", method]
+        for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
+        process.arguments = arguments + [url]
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            process.terminationHandler = { _ in continuation.resume() }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        let head = (try? String(contentsOfFile: headFile, encoding: .utf8)) ?? ""
+        let body = (try? String(contentsOfFile: bodyFile, encoding: .utf8)) ?? ""
+        // With -D, a 304 or HEAD writes no body file; the last header block is the response's.
+        let blocks = head.components(separatedBy: "\r\n\r\n").filter { !$0.isEmpty }
+        guard let block = blocks.last else {
+            throw TestEnvironment.MissingService(
+                name: "an HTTP response from \(url) (curl exit \(process.terminationStatus))")
+        }
+        let lines = block.split(separator: "\r\n")
+        let statusParts = lines.first?.split(separator: " ") ?? []
+        var fields: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return Response(
+            status: statusParts.count > 1 ? Int(statusParts[1]) ?? 0 : 0, headers: fields, body: body,
+            version: statusParts.first.map(String.init) ?? "")
+    }
+}
