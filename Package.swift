@@ -77,6 +77,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "RedisBenchmark",
+            dependencies: [
+                "CacheLayer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "loadtests/RedisBenchmark"
+        ),
+        .executableTarget(
+            name: "MongoMemory",
+            dependencies: ["Hybrid", .product(name: "Logging", package: "swift-log")],
+            path: "loadtests/MongoMemory"
+        ),
         .target(
             name: "TestSupport",
             dependencies: [
