@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PostgresNIO
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -18,10 +19,18 @@ public struct GatewayApplication: Sendable {
     public let invalidator: any TagInvalidator
     public let storefront: StorefrontServer
     public let relay: OutboxRelay
+    public let admin: AdminServer
+    public let registry: PrometheusCollectorRegistry
     let subscriber: RedisSubscriber?
     let logger: Logger
 
-    public init(configuration: GatewayConfiguration, logger: Logger) throws {
+    /// - Parameter registry: where metrics are collected for `/metrics`; the process's metrics
+    ///   factory should write to it (`gateway serve` bootstraps it).
+    public init(
+        configuration: GatewayConfiguration, logger: Logger,
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    ) throws {
+        self.registry = registry
         self.configuration = configuration
         self.logger = logger
         backends = try Backends(configuration: configuration, logger: logger)
@@ -61,6 +70,11 @@ public struct GatewayApplication: Sendable {
         storefront = StorefrontServer(
             host: configuration.httpHost, port: configuration.httpPort, responder: responder, logger: logger)
         relay = OutboxRelay(catalog: backends.catalog, invalidator: invalidator)
+        admin = AdminServer(
+            host: configuration.adminHost, port: configuration.adminPort, tokens: configuration.adminTokens,
+            hookSecret: configuration.hookSecret, catalog: backends.catalog, cache: cache, invalidator: invalidator,
+            redis: redis,
+            registry: registry, logger: logger)
     }
 
     /// The services in start order; they stop in reverse.
@@ -69,6 +83,7 @@ public struct GatewayApplication: Sendable {
         if let subscriber { services.append(subscriber) }
         services.append(relay)
         services.append(storefront)
+        services.append(admin)
         return services
     }
 

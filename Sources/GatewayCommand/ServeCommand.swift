@@ -1,5 +1,7 @@
 import ArgumentParser
 import Gateway
+import Metrics
+import Prometheus
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,9 +14,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (configuration, logger) = try loadConfiguration()
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let application: GatewayApplication
         do {
-            application = try GatewayApplication(configuration: configuration, logger: logger)
+            application = try GatewayApplication(configuration: configuration, logger: logger, registry: registry)
         } catch let error as ConfigurationError {
             throw ValidationError("configuration: \(error)")
         }
@@ -22,6 +26,7 @@ struct ServeCommand: AsyncParsableCommand {
             "starting",
             metadata: [
                 "storefront": "\(configuration.httpHost):\(configuration.httpPort)",
+                "admin": "\(configuration.adminHost):\(configuration.adminPort)",
                 "cache": "\(configuration.cacheMode.rawValue)",
                 "loading": "\(configuration.loadingMode.rawValue)",
             ])

@@ -74,3 +74,21 @@ public struct HybridCatalog: Sendable {
         return String(rest[..<end])
     }
 }
+
+extension HybridCatalog {
+    /// Checks that PostgreSQL answers.
+    public func ping() async throws {
+        let rows = try await sql("SELECT 1")
+        for try await _ in rows {}
+    }
+
+    /// The tag of every category and product (an invalidation of everything).
+    public func allTags() async throws -> [CatalogTag] {
+        var tags: [CatalogTag] = []
+        let rows = try await sql("SELECT 'c', id FROM categories UNION ALL SELECT 'p', id FROM products")
+        for try await (kind, id) in rows.decode((String, Int64).self) {
+            tags.append(kind == "c" ? .category(id) : .product(id))
+        }
+        return tags
+    }
+}

@@ -11,6 +11,10 @@ import Testing
 struct TestGateway: Sendable {
     let application: GatewayApplication
     let port: Int
+    let adminPort: Int
+
+    static let adminToken = "test-admin-token-0123456789"
+    static let hookSecret = "test-hook-secret-0123456789"
 
     var catalog: HybridCatalog { application.backends.catalog }
     var writer: ProductWriter { ProductWriter(catalog: catalog, invalidator: application.invalidator) }
@@ -41,6 +45,10 @@ struct TestGateway: Sendable {
             "GATEWAY_HTTP_HOST": "127.0.0.1",
             "GATEWAY_HTTP_PORT": "0",
             "GATEWAY_CACHE_PREFIX": database,
+            "GATEWAY_ADMIN_HOST": "127.0.0.1",
+            "GATEWAY_ADMIN_PORT": "0",
+            "GATEWAY_ADMIN_TOKENS": adminToken,
+            "GATEWAY_HOOK_SECRET": hookSecret,
         ]
         environment.merge(extra) { $1 }
         let configuration = try GatewayConfiguration(environment: environment)
@@ -53,7 +61,8 @@ struct TestGateway: Sendable {
                 try await CatalogImporter(catalog: application.backends.catalog, invalidator: application.invalidator)
                     .importRecords(generator, count: generator.count)
                 let port = try await application.storefront.port
-                try await body(TestGateway(application: application, port: port))
+                let adminPort = try await application.admin.port
+                try await body(TestGateway(application: application, port: port, adminPort: adminPort))
                 try? await application.backends.catalog.mongo.dropDatabase()
                 return .success(())
             } catch {
@@ -90,10 +99,22 @@ struct TestGateway: Sendable {
         try await Self.curl(url: "http://127.0.0.1:\(port)\(path)", version: version, headers: headers, method: method)
     }
 
+    /// A request to the admin port; `token` nil sends no Authorization header.
+    func admin(
+        _ method: String, _ path: String, json: String? = nil, token: String? = TestGateway.adminToken,
+        headers: [String: String] = [:]
+    ) async throws -> Response {
+        var headers = headers
+        if let token { headers["Authorization"] = "Bearer \(token)" }
+        if json != nil, headers["Content-Type"] == nil { headers["Content-Type"] = "application/json" }
+        return try await Self.curl(
+            url: "http://127.0.0.1:\(adminPort)\(path)", version: .http1, headers: headers, method: method, body: json)
+    }
+
     /// Runs curl without blocking a thread of the cooperative pool (the gateway under test needs them).
-    static func curl(url: String, version: WireProtocol, headers: [String: String], method: String) async throws
-        -> Response
-    {
+    static func curl(
+        url: String, version: WireProtocol, headers: [String: String], method: String, body requestBody: String? = nil
+    ) async throws -> Response {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             TestEnvironment.uniqueName("curl"))
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -105,6 +126,11 @@ struct TestGateway: Sendable {
         var arguments = ["-s", "--max-time", "10", version.rawValue, "-D", headFile, "-o", bodyFile]
         arguments += method == "HEAD" ? ["-I"] : ["-X", method]
         for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
+        if let requestBody {
+            let bodyPath = directory.appendingPathComponent("request").path
+            try requestBody.write(toFile: bodyPath, atomically: true, encoding: .utf8)
+            arguments += ["--data-binary", "@" + bodyPath]
+        }
         process.arguments = arguments + [url]
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             process.terminationHandler = { _ in continuation.resume() }

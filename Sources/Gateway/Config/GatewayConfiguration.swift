@@ -52,6 +52,12 @@ public struct GatewayConfiguration: Sendable {
         Setting(
             name: "GATEWAY_CACHE_NEGATIVE_TTL_S", defaultValue: "10", help: "seconds a not-found answer is remembered"),
         Setting(name: "GATEWAY_CACHE_PREFIX", defaultValue: "gw", help: "prefix of every Redis key the gateway writes"),
+        Setting(
+            name: "GATEWAY_ADMIN_TOKENS", defaultValue: "",
+            help: "comma-separated bearer tokens of the admin API (none: every admin request is refused)"),
+        Setting(
+            name: "GATEWAY_HOOK_SECRET", defaultValue: "",
+            help: "HMAC-SHA256 secret of POST /hooks/v1/invalidate (empty: hooks are refused)"),
     ]
 
     public var postgresURL: String
@@ -73,6 +79,8 @@ public struct GatewayConfiguration: Sendable {
     public var hardTTL: Duration
     public var negativeTTL: Duration
     public var cachePrefix: String
+    public var adminTokens: [String]
+    public var hookSecret: String?
 
     /// Which caches serve storefront reads.
     public enum CacheMode: String, Sendable, CaseIterable {
@@ -140,6 +148,19 @@ public struct GatewayConfiguration: Sendable {
             throw ConfigurationError(
                 setting: "GATEWAY_CACHE_HARD_TTL_S", message: "must not be shorter than GATEWAY_CACHE_SOFT_TTL_S")
         }
+        adminTokens = value("GATEWAY_ADMIN_TOKENS").split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        .filter { !$0.isEmpty }
+        if let short = adminTokens.first(where: { $0.count < 16 }) {
+            throw ConfigurationError(
+                setting: "GATEWAY_ADMIN_TOKENS", message: "has a token of \(short.count) characters; use at least 16")
+        }
+        let secret = value("GATEWAY_HOOK_SECRET")
+        if !secret.isEmpty && secret.count < 16 {
+            throw ConfigurationError(setting: "GATEWAY_HOOK_SECRET", message: "must be at least 16 characters")
+        }
+        hookSecret = secret.isEmpty ? nil : secret
         cachePrefix = value("GATEWAY_CACHE_PREFIX")
         guard !cachePrefix.isEmpty, cachePrefix.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
         else {

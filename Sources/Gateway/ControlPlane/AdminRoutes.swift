@@ -1,0 +1,188 @@
+import CacheLayer
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOHTTP1
+import Hybrid
+import NIOCore
+
+/// The admin API: product and category writes with optimistic concurrency.
+struct AdminRoutes: Sendable {
+    let catalog: HybridCatalog
+    let invalidator: any TagInvalidator
+
+    static let productFields: Set<String> = [
+        "id", "sku", "category_id", "status", "name", "description", "price", "currency", "attributes", "images",
+    ]
+    static let categoryFields: Set<String> = ["id", "slug", "name", "parent_id"]
+
+    func register(on group: RouterGroup<BasicRequestContext>) {
+        group.post("products") { request, _ in try await createProduct(request) }
+        group.patch("products/:id") { request, context in try await updateProduct(request, id: try Self.id(context)) }
+        group.delete("products/:id") { request, context in try await deleteProduct(request, id: try Self.id(context)) }
+        group.get("products/:id") { _, context in try await readProduct(id: try Self.id(context)) }
+        group.post("categories") { request, _ in try await createCategory(request) }
+        group.patch("categories/:id") { request, context in try await updateCategory(request, id: try Self.id(context))
+        }
+    }
+
+    private var writer: ProductWriter { ProductWriter(catalog: catalog, invalidator: invalidator) }
+
+    func createProduct(_ request: Request) async throws -> Response {
+        let body = try await JSONBody.read(request, allowed: Self.productFields)
+        let id = try body.integer("id")
+        if let id, id <= 0 { throw Problem.badRequest("field 'id' must be a positive integer") }
+        let product = NewProduct(
+            id: id, sku: try body.string("sku", required: true)!,
+            categoryID: try body.integer("category_id", required: true)!,
+            status: try body.status("status") ?? .active,
+            document: ProductDocument(
+                name: try body.string("name", required: true)!, description: try body.string("description") ?? "",
+                price: try body.price("price", required: true)!, currency: try body.string("currency", required: true)!,
+                attributes: try body.object("attributes") ?? [:], images: try body.strings("images") ?? []))
+        let result = try await writer.create(product)
+        return try await respond(result, created: true)
+    }
+
+    func updateProduct(_ request: Request, id: Int64) async throws -> Response {
+        let expected = try Self.expectedVersion(request)
+        let body = try await JSONBody.read(request, allowed: Self.productFields.subtracting(["id"]))
+        let changes = ProductChanges(
+            sku: try body.string("sku"), categoryID: try body.integer("category_id"), status: try body.status("status"),
+            name: try body.string("name"), description: try body.string("description"), price: try body.price("price"),
+            currency: try body.string("currency"), attributes: try body.object("attributes"),
+            images: try body.strings("images"))
+        guard !changes.isEmpty else {
+            throw Problem.badRequest(
+                "the body changes nothing; send at least one of \(Self.productFields.subtracting(["id"]).sorted().joined(separator: ", "))"
+            )
+        }
+        return try await respond(
+            try await writer.update(id: id, expectedVersion: expected, changes: changes), created: false)
+    }
+
+    func deleteProduct(_ request: Request, id: Int64) async throws -> Response {
+        let result = try await writer.delete(id: id, expectedVersion: try Self.expectedVersion(request))
+        switch result.state {
+        case .applied: return Response(status: .noContent)
+        case .pending(let reason): return Self.json(.accepted, Self.pendingBody(id: id, version: nil, reason: reason))
+        }
+    }
+
+    func readProduct(id: Int64) async throws -> Response {
+        let product = try await ProductLoader(catalog: catalog).product(id: id, includeInactive: true)
+        var response = Self.json(.ok, CatalogJSON.product(product))
+        response.headers[.eTag] = "\"\(product.version)\""
+        return response
+    }
+
+    func createCategory(_ request: Request) async throws -> Response {
+        let body = try await JSONBody.read(request, allowed: Self.categoryFields)
+        let (category, state) = try await CategoryWriter(catalog: catalog, invalidator: invalidator).create(
+            id: try body.integer("id"), slug: try body.string("slug", required: true)!,
+            name: try body.string("name", required: true)!,
+            parentID: try body.integer("parent_id"))
+        return Self.categoryResponse(category, state: state, status: .created)
+    }
+
+    func updateCategory(_ request: Request, id: Int64) async throws -> Response {
+        let expected = try Self.expectedVersion(request)
+        let body = try await JSONBody.read(request, allowed: Self.categoryFields.subtracting(["id"]))
+        guard body.has("slug") || body.has("name") || body.has("parent_id") else {
+            throw Problem.badRequest("the body changes nothing; send slug, name or parent_id")
+        }
+        let (category, state) = try await CategoryWriter(catalog: catalog, invalidator: invalidator).update(
+            id: id, expectedVersion: expected, slug: try body.string("slug"), name: try body.string("name"),
+            parentID: try body.integer("parent_id"))
+        return Self.categoryResponse(category, state: state, status: .ok)
+    }
+
+    /// A write's answer: the product as stored once applied everywhere, `202` with the pending
+    /// state when MongoDB or the cache has not caught up (the write is durable either way).
+    private func respond(_ result: WriteResult, created: Bool) async throws -> Response {
+        guard let row = result.row else { return Response(status: .noContent) }
+        var response: Response
+        switch result.state {
+        case .applied:
+            let product = try await ProductLoader(catalog: catalog).product(id: row.id, includeInactive: true)
+            response = Self.json(created ? .created : .ok, CatalogJSON.product(product))
+        case .pending(let reason):
+            response = Self.json(.accepted, Self.pendingBody(id: row.id, version: row.version, reason: reason))
+        }
+        response.headers[.eTag] = "\"\(row.version)\""
+        if created { response.headers[.location] = "/admin/v1/products/\(row.id)" }
+        return response
+    }
+
+    static func pendingBody(id: Int64, version: Int64?, reason: String) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("id")
+        writer.int(id)
+        if let version {
+            writer.key("version")
+            writer.int(version)
+        }
+        writer.key("state")
+        writer.string("pending")
+        writer.key("detail")
+        writer.string("committed and durable; not yet applied everywhere: \(reason)")
+        writer.endObject()
+        return writer.bytes
+    }
+
+    static func categoryResponse(_ category: Hybrid.Category, state: WriteResult.State, status: HTTPResponse.Status)
+        -> Response
+    {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("id")
+        writer.int(category.id)
+        writer.key("slug")
+        writer.string(category.slug)
+        writer.key("name")
+        writer.string(category.name)
+        writer.key("parent_id")
+        if let parent = category.parentID { writer.int(parent) } else { writer.null() }
+        writer.key("version")
+        writer.int(category.version)
+        if case .pending(let reason) = state {
+            writer.key("state")
+            writer.string("pending")
+            writer.key("detail")
+            writer.string(reason)
+        }
+        writer.endObject()
+        var response = json(state == .applied ? status : .accepted, writer.bytes)
+        response.headers[.eTag] = "\"\(category.version)\""
+        return response
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ bytes: [UInt8]) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func id(_ context: BasicRequestContext) throws -> Int64 {
+        let text = context.parameters.get("id") ?? ""
+        switch StorefrontRoute.parseID(Substring(text), name: "id") {
+        case .success(let id): return id
+        case .failure(let failure): throw Problem(failure)
+        }
+    }
+
+    /// `If-Match` with the version the client last saw: `"3"`, `W/"3"` or `3`; `*` or none means any.
+    static func expectedVersion(_ request: Request) throws -> Int64? {
+        guard var text = request.headers[.ifMatch]?.trimmingCharacters(in: .whitespaces), text != "*" else {
+            return nil
+        }
+        if text.hasPrefix("W/") { text.removeFirst(2) }
+        text = text.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        guard let version = Int64(text), version > 0 else {
+            throw Problem.badRequest(
+                "If-Match must be the version from the ETag, such as \"3\"; got '\(text.prefix(40))'")
+        }
+        return version
+    }
+}

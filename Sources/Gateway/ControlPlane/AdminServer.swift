@@ -1,0 +1,61 @@
+import CacheLayer
+import HTTPTypes
+import Hummingbird
+import Hybrid
+import Logging
+import NIOCore
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+
+/// The admin listener (control plane) on Hummingbird: admin API, hooks, health, readiness and
+/// metrics, where routing, middleware and decoding matter more than raw speed.
+public struct AdminServer: Service {
+    private let application: Application<RouterResponder<BasicRequestContext>>
+    private let boundPromise: EventLoopPromise<Int>
+
+    public init(
+        host: String, port: Int, tokens: [String], hookSecret: String?, catalog: HybridCatalog,
+        cache: ReadThroughCache<PreparedResponse>?, invalidator: any TagInvalidator, redis: RedisClient,
+        registry: PrometheusCollectorRegistry, logger: Logger
+    ) {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ProblemMiddleware(routes: Self.routes))
+        OperationsRoutes(catalog: catalog, redis: redis, registry: registry, checkTimeout: .seconds(1)).register(
+            on: router)
+        HookRoutes(
+            catalog: catalog, cache: cache, invalidator: invalidator, signature: hookSecret.map(HookSignature.init)
+        )
+        .register(on: router)
+        let admin = router.group("admin/v1").add(middleware: BearerAuthMiddleware(tokens: tokens))
+        AdminRoutes(catalog: catalog, invalidator: invalidator).register(on: admin)
+        let promise = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Int.self)
+        boundPromise = promise
+        application = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "catalog-gateway-admin"),
+            onServerRunning: { channel in promise.succeed(channel.localAddress?.port ?? port) }, logger: logger)
+    }
+
+    /// Known paths and their methods, so a wrong method is `405` rather than `404`.
+    static let routes: [(pattern: [Substring], methods: [HTTPRequest.Method])] = [
+        (["healthz"], [.get, .head]), (["readyz"], [.get, .head]), (["metrics"], [.get, .head]),
+        (["hooks", "v1", "invalidate"], [.post]),
+        (["admin", "v1", "products"], [.post]), (["admin", "v1", "products", "*"], [.get, .patch, .delete]),
+        (["admin", "v1", "categories"], [.post]), (["admin", "v1", "categories", "*"], [.patch]),
+    ]
+
+    /// The port the admin server listens on, once it does.
+    public var port: Int {
+        get async throws { try await boundPromise.futureResult.get() }
+    }
+
+    public func run() async throws {
+        do {
+            try await application.run()
+        } catch {
+            boundPromise.fail(error)
+            throw error
+        }
+    }
+}

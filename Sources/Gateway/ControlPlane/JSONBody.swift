@@ -1,0 +1,120 @@
+import Foundation
+import Hummingbird
+import Hybrid
+
+/// A JSON object from a request body, read field by field so every error names its field.
+struct JSONBody {
+    static let maximumBytes = 1 << 20
+
+    let fields: [String: JSONValue]
+
+    /// Reads the body of a JSON request.
+    /// - Throws: `Problem` 415 (not JSON), 413 (over 1 MiB), 400 (malformed, not an object, unknown field).
+    static func read(_ request: Request, allowed: Set<String>) async throws -> JSONBody {
+        let contentType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(
+            in: .whitespaces
+        ).lowercased()
+        guard contentType == "application/json" else {
+            throw Problem(
+                status: .unsupportedMediaType, title: "Unsupported Media Type",
+                detail: "the body must be application/json, got '\(contentType ?? "nothing")'")
+        }
+        let buffer = try await request.body.collect(upTo: maximumBytes)
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw Problem.badRequest("the body is not valid JSON")
+        }
+        guard case .object(let fields) = value else { throw Problem.badRequest("the body must be a JSON object") }
+        if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw Problem.badRequest(
+                "unknown field '\(unknown.prefix(64))'; allowed fields are \(allowed.sorted().joined(separator: ", "))")
+        }
+        return JSONBody(fields: fields)
+    }
+
+    func has(_ name: String) -> Bool { fields[name] != nil }
+
+    func string(_ name: String, required: Bool = false) throws -> String? {
+        switch fields[name] {
+        case .string(let text): return text
+        case nil: if required { throw Problem.badRequest("field '\(name)' is required") } else { return nil }
+        default: throw Problem.badRequest("field '\(name)' must be a string")
+        }
+    }
+
+    func integer(_ name: String, required: Bool = false) throws -> Int64? {
+        switch fields[name] {
+        case .int(let number): return number
+        case nil: if required { throw Problem.badRequest("field '\(name)' is required") } else { return nil }
+        default: throw Problem.badRequest("field '\(name)' must be an integer")
+        }
+    }
+
+    func price(_ name: String, required: Bool = false) throws -> Price? {
+        switch fields[name] {
+        case .string(let text):
+            guard let price = Price(text) else {
+                throw Problem.badRequest(
+                    "field '\(name)' must be a non-negative decimal string with at most 4 fraction digits, such as \"49.90\""
+                )
+            }
+            return price
+        case nil: if required { throw Problem.badRequest("field '\(name)' is required") } else { return nil }
+        default: throw Problem.badRequest("field '\(name)' must be a decimal string such as \"49.90\", not a number")
+        }
+    }
+
+    func status(_ name: String) throws -> ProductStatus? {
+        guard let text = try string(name) else { return nil }
+        guard let status = ProductStatus(rawValue: text) else {
+            throw Problem.badRequest("field '\(name)' must be one of active, draft, archived; got '\(text.prefix(40))'")
+        }
+        return status
+    }
+
+    func object(_ name: String) throws -> [String: JSONValue]? {
+        switch fields[name] {
+        case .object(let values): return values
+        case nil: return nil
+        default: throw Problem.badRequest("field '\(name)' must be an object")
+        }
+    }
+
+    func strings(_ name: String) throws -> [String]? {
+        switch fields[name] {
+        case .array(let values):
+            return try values.map {
+                guard case .string(let text) = $0 else {
+                    throw Problem.badRequest("field '\(name)' must be an array of strings")
+                }
+                return text
+            }
+        case nil: return nil
+        default: throw Problem.badRequest("field '\(name)' must be an array of strings")
+        }
+    }
+
+    func integers(_ name: String) throws -> [Int64]? {
+        switch fields[name] {
+        case .array(let values):
+            return try values.map {
+                guard case .int(let number) = $0, number > 0 else {
+                    throw Problem.badRequest("field '\(name)' must be an array of positive integers")
+                }
+                return number
+            }
+        case nil: return nil
+        default: throw Problem.badRequest("field '\(name)' must be an array of positive integers")
+        }
+    }
+
+    func bool(_ name: String) throws -> Bool? {
+        switch fields[name] {
+        case .bool(let flag): return flag
+        case nil: return nil
+        default: throw Problem.badRequest("field '\(name)' must be true or false")
+        }
+    }
+}

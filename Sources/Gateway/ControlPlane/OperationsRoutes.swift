@@ -1,0 +1,101 @@
+import CacheLayer
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Hybrid
+import NIOCore
+import Prometheus
+
+/// Health, readiness and metrics.
+struct OperationsRoutes: Sendable {
+    let catalog: HybridCatalog
+    let redis: RedisClient
+    let registry: PrometheusCollectorRegistry
+    let checkTimeout: Duration
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("healthz") { _, _ in
+            AdminRoutes.json(.ok, Array(#"{"status":"ok"}"#.utf8))
+        }
+        router.get("readyz") { _, _ in try await readiness() }
+        router.get("metrics") { _, _ in
+            var bytes: [UInt8] = []
+            registry.emit(into: &bytes)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+    }
+
+    /// Checks each backend with a timeout, in parallel, and names each in the answer.
+    func readiness() async throws -> Response {
+        let catalog = self.catalog
+        let redis = self.redis
+        let checks: [(String, @Sendable () async throws -> Void)] = [
+            ("postgres", { try await catalog.ping() }),
+            ("mongodb", { try await catalog.mongo.ping() }),
+            ("redis", { try await redis.ping() }),
+        ]
+        let results = await withTaskGroup(of: (String, String?, Double).self) { group in
+            for (name, check) in checks {
+                group.addTask {
+                    let started = ContinuousClock.now
+                    let error = await Self.withTimeout(checkTimeout, check)
+                    let elapsed = ContinuousClock.now - started
+                    return (
+                        name, error,
+                        Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
+                    )
+                }
+            }
+            var results: [(String, String?, Double)] = []
+            for await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }
+        }
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("status")
+        let ready = results.allSatisfy { $0.1 == nil }
+        writer.string(ready ? "ready" : "unavailable")
+        writer.key("backends")
+        writer.beginObject()
+        for (name, error, milliseconds) in results {
+            writer.key(name)
+            writer.beginObject()
+            writer.key("status")
+            writer.string(error == nil ? "up" : "down")
+            writer.key("latency_ms")
+            writer.double((milliseconds * 10).rounded() / 10)
+            if let error {
+                writer.key("error")
+                writer.string(error)
+            }
+            writer.endObject()
+        }
+        writer.endObject()
+        writer.endObject()
+        return AdminRoutes.json(ready ? .ok : .serviceUnavailable, writer.bytes)
+    }
+
+    /// Runs `check`, giving up after `timeout`: `nil` when it succeeded, else why not.
+    static func withTimeout(_ timeout: Duration, _ check: @escaping @Sendable () async throws -> Void) async -> String?
+    {
+        await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                do {
+                    try await check()
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return "no answer within \(timeout)"
+            }
+            let first = await group.next() ?? "no answer"
+            group.cancelAll()
+            return first
+        }
+    }
+}
