@@ -81,6 +81,7 @@ let package = Package(
             dependencies: [
                 "Gateway",
                 "Hybrid",
+                "CacheLayer",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

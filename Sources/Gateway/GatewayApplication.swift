@@ -21,6 +21,7 @@ public struct GatewayApplication: Sendable {
     public let relay: OutboxRelay
     public let admin: AdminServer
     public let registry: PrometheusCollectorRegistry
+    public let responder: CatalogResponder
     let subscriber: RedisSubscriber?
     let logger: Logger
 
@@ -34,25 +35,15 @@ public struct GatewayApplication: Sendable {
         self.configuration = configuration
         self.logger = logger
         backends = try Backends(configuration: configuration, logger: logger)
-        let redisConfiguration: RedisConfiguration
-        do {
-            redisConfiguration = try RedisConfiguration(url: configuration.redisURL)
-        } catch {
-            throw ConfigurationError(setting: "GATEWAY_REDIS_URL", message: "\(error)")
-        }
-        redis = RedisClient(configuration: redisConfiguration, logger: logger)
-        var policy = CachePolicy()
-        policy.softTTL = configuration.softTTL
-        policy.hardTTL = configuration.hardTTL
-        policy.negativeTTL = configuration.negativeTTL
-        policy.nearCacheTTL = configuration.nearCacheTTL
-        let cacheControl = CatalogResponder.cacheControl(softTTL: configuration.softTTL, hardTTL: configuration.hardTTL)
+        redis = RedisClient(configuration: try configuration.redisConfiguration(), logger: logger)
+        let policy = configuration.cachePolicy
+        let cacheControl = configuration.cacheControl
         switch configuration.cacheMode {
         case .off:
             cache = nil
         case .redis, .nearAndRedis:
             cache = CatalogResponder.makeCache(
-                redis: redis, scheme: CacheKeyScheme(prefix: configuration.cachePrefix), policy: policy,
+                redis: redis, scheme: configuration.cacheKeyScheme, policy: policy,
                 nearCacheBytes: configuration.cacheMode == .nearAndRedis ? configuration.nearCacheBytes : 0,
                 cacheControl: cacheControl, logger: logger)
         }
@@ -63,10 +54,11 @@ public struct GatewayApplication: Sendable {
             cache.map { CacheTagInvalidator(cache: $0) as any TagInvalidator }
             ?? CacheTagInvalidator(
                 cache: CatalogResponder.makeCache(
-                    redis: redis, scheme: CacheKeyScheme(prefix: configuration.cachePrefix), policy: policy,
+                    redis: redis, scheme: configuration.cacheKeyScheme, policy: policy,
                     nearCacheBytes: 0, cacheControl: cacheControl, logger: logger))
         let renderer = StorefrontRenderer(catalog: backends.catalog, mode: configuration.loadingMode)
         let responder = CatalogResponder(renderer: renderer, cache: cache, cacheControl: cacheControl, logger: logger)
+        self.responder = responder
         storefront = StorefrontServer(
             host: configuration.httpHost, port: configuration.httpPort, responder: responder, logger: logger)
         relay = OutboxRelay(catalog: backends.catalog, invalidator: invalidator)
@@ -74,7 +66,7 @@ public struct GatewayApplication: Sendable {
             host: configuration.adminHost, port: configuration.adminPort, tokens: configuration.adminTokens,
             hookSecret: configuration.hookSecret, catalog: backends.catalog, cache: cache, invalidator: invalidator,
             redis: redis,
-            registry: registry, logger: logger)
+            registry: registry, warmups: WarmupJobs(responder: responder, catalog: backends.catalog), logger: logger)
     }
 
     /// The services in start order; they stop in reverse.

@@ -8,7 +8,7 @@ struct GatewayCommand: AsyncParsableCommand {
         commandName: "gateway",
         abstract: "A read-through caching HTTP/2 gateway for e-commerce catalogs.",
         discussion: "Settings come from GATEWAY_* environment variables; `gateway serve --help` lists them.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, SeedCommand.self, ImportCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, SeedCommand.self, ImportCommand.self, WarmupCommand.self]
     )
 }
 

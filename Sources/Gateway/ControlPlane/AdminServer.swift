@@ -17,7 +17,7 @@ public struct AdminServer: Service {
     public init(
         host: String, port: Int, tokens: [String], hookSecret: String?, catalog: HybridCatalog,
         cache: ReadThroughCache<PreparedResponse>?, invalidator: any TagInvalidator, redis: RedisClient,
-        registry: PrometheusCollectorRegistry, logger: Logger
+        registry: PrometheusCollectorRegistry, warmups: WarmupJobs, logger: Logger
     ) {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware(routes: Self.routes))
@@ -29,6 +29,7 @@ public struct AdminServer: Service {
         .register(on: router)
         let admin = router.group("admin/v1").add(middleware: BearerAuthMiddleware(tokens: tokens))
         AdminRoutes(catalog: catalog, invalidator: invalidator).register(on: admin)
+        WarmupRoutes(jobs: warmups).register(on: admin)
         let promise = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Int.self)
         boundPromise = promise
         application = Application(
@@ -43,6 +44,7 @@ public struct AdminServer: Service {
         (["hooks", "v1", "invalidate"], [.post]),
         (["admin", "v1", "products"], [.post]), (["admin", "v1", "products", "*"], [.get, .patch, .delete]),
         (["admin", "v1", "categories"], [.post]), (["admin", "v1", "categories", "*"], [.patch]),
+        (["admin", "v1", "warmup"], [.post]), (["admin", "v1", "warmup", "*"], [.get]),
     ]
 
     /// The port the admin server listens on, once it does.

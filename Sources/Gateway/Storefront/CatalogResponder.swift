@@ -196,3 +196,23 @@ public struct CatalogResponder: StorefrontResponder {
         return .problem(problem)
     }
 }
+
+extension CatalogResponder {
+    /// Makes sure one route's response is cached, through the normal read-through path.
+    public func warm(_ route: StorefrontRoute, on eventLoop: any EventLoop) async -> WarmOutcome {
+        guard let cache else { return .failed("the cache is off (GATEWAY_CACHE_MODE=off)") }
+        let (key, tags) = Self.cacheKey(for: route)
+        do {
+            let result = try await cache.fetch(key, tags: tags, on: eventLoop) { try await self.loadResult(route) }
+                .get()
+            switch result.outcome {
+            case .miss(stored: true): return .filled
+            case .hit, .nearHit, .stale: return .alreadyWarm
+            case .miss(stored: false): return .failed("invalidated while loading; the next read fills it")
+            case .bypass: return .failed("Redis is unavailable")
+            }
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+}

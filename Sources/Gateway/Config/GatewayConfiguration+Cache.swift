@@ -1,0 +1,30 @@
+import CacheLayer
+
+extension GatewayConfiguration {
+    /// The cache policy the settings describe.
+    public var cachePolicy: CachePolicy {
+        var policy = CachePolicy()
+        policy.softTTL = softTTL
+        policy.hardTTL = hardTTL
+        policy.negativeTTL = negativeTTL
+        policy.nearCacheTTL = nearCacheTTL
+        return policy
+    }
+
+    /// `Cache-Control` of storefront answers: fresh for the soft TTL, then stale-while-revalidate
+    /// until the hard TTL.
+    public var cacheControl: String {
+        CatalogResponder.cacheControl(softTTL: softTTL, hardTTL: hardTTL)
+    }
+
+    public var cacheKeyScheme: CacheKeyScheme { CacheKeyScheme(prefix: cachePrefix) }
+
+    /// The Redis settings, with the URL validated.
+    public func redisConfiguration() throws -> RedisConfiguration {
+        do {
+            return try RedisConfiguration(url: redisURL)
+        } catch {
+            throw ConfigurationError(setting: "GATEWAY_REDIS_URL", message: "\(error)")
+        }
+    }
+}

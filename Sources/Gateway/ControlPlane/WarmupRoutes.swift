@@ -1,0 +1,82 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Hybrid
+import NIOCore
+
+/// `POST /admin/v1/warmup` starts a job (202 with its id); `GET /admin/v1/warmup/{id}` reports it.
+struct WarmupRoutes: Sendable {
+    let jobs: WarmupJobs
+
+    func register(on group: RouterGroup<BasicRequestContext>) {
+        group.post("warmup") { request, _ in try await start(request) }
+        group.get("warmup/:id") { _, context in
+            guard let id = context.parameters.get("id"), let job = jobs.job(id: id) else {
+                throw Problem.notFound("no warmup job with that id (the last 100 jobs are kept)")
+            }
+            return AdminRoutes.json(.ok, Self.report(job))
+        }
+    }
+
+    func start(_ request: Request) async throws -> Response {
+        let body = try await JSONBody.read(
+            request, allowed: ["categories", "pages", "sorts", "per_page", "concurrency", "rate"])
+        var sorts = ListingSort.allCases
+        if let names = try body.strings("sorts") {
+            sorts = try names.map { name in
+                guard let sort = ListingSort(rawValue: name) else {
+                    throw Problem.badRequest(
+                        "field 'sorts' may hold newest, price_asc, price_desc; got '\(name.prefix(40))'")
+                }
+                return sort
+            }
+        }
+        let rate: Double
+        switch body.fields["rate"] {
+        case .int(let value): rate = Double(value)
+        case .double(let value): rate = value
+        case nil: rate = 0
+        default: throw Problem.badRequest("field 'rate' must be a number of requests per second")
+        }
+        let plan: WarmupPlan
+        do {
+            plan = try WarmupPlan(
+                categoryIDs: try body.integers("categories"), pages: Int(try body.integer("pages") ?? 3), sorts: sorts,
+                perPage: Int(try body.integer("per_page") ?? Int64(PageRequest.defaultPerPage)),
+                concurrency: Int(try body.integer("concurrency") ?? 4), rate: rate)
+        } catch let error as HybridError {
+            throw Problem(error)
+        }
+        let job = jobs.start(plan)
+        var response = AdminRoutes.json(.accepted, Self.report(job))
+        response.headers[.location] = "/admin/v1/warmup/\(job.id)"
+        return response
+    }
+
+    static func report(_ job: WarmupJob) -> [UInt8] {
+        let progress = job.progress
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("id")
+        writer.string(job.id)
+        writer.key("state")
+        writer.string(progress.finished ? (progress.failed > 0 ? "finished-with-failures" : "finished") : "running")
+        for (name, value) in [
+            ("total", progress.total), ("done", progress.done), ("filled", progress.filled),
+            ("already_warm", progress.alreadyWarm), ("failed", progress.failed),
+        ] {
+            writer.key(name)
+            writer.int(Int64(value))
+        }
+        writer.key("rate_per_second")
+        writer.double((progress.rate * 10).rounded() / 10)
+        writer.key("seconds")
+        writer.double((progress.seconds * 100).rounded() / 100)
+        writer.key("failures")
+        writer.beginArray()
+        for failure in progress.failures { writer.string(failure) }
+        writer.endArray()
+        writer.endObject()
+        return writer.bytes
+    }
+}
