@@ -69,7 +69,7 @@ public final class RedisSubscriber: Service, Sendable {
         let channelName = self.channelName
         let eventLoop = group.next()
         let confirmed = eventLoop.makePromise(of: Void.self)
-        let channel = try await ClientBootstrap(group: eventLoop)
+        let connecting = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -79,7 +79,13 @@ public final class RedisSubscriber: Service, Sendable {
                 }
             }
             .connect(host: configuration.host, port: configuration.port)
-            .get()
+        let channel: any Channel
+        do {
+            channel = try await connecting.get()
+        } catch {
+            confirmed.fail(error)
+            throw error
+        }
         var commands: [RESPCommand] = []
         if let password = configuration.password {
             commands.append(
