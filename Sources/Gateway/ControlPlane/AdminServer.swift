@@ -39,8 +39,9 @@ public struct AdminServer: Service {
     }
 
     /// Known paths and their methods, so a wrong method is `405` rather than `404`.
-    static let routes: [(pattern: [Substring], methods: [HTTPRequest.Method])] = [
+    public static let routes: [(pattern: [Substring], methods: [HTTPRequest.Method])] = [
         (["healthz"], [.get, .head]), (["readyz"], [.get, .head]), (["metrics"], [.get, .head]),
+        (["openapi.json"], [.get, .head]),
         (["hooks", "v1", "invalidate"], [.post]),
         (["admin", "v1", "products"], [.post]), (["admin", "v1", "products", "*"], [.get, .patch, .delete]),
         (["admin", "v1", "categories"], [.post]), (["admin", "v1", "categories", "*"], [.patch]),

@@ -18,6 +18,9 @@ struct OperationsRoutes: Sendable {
             AdminRoutes.json(.ok, Array(#"{"status":"ok"}"#.utf8))
         }
         router.get("readyz") { _, _ in try await readiness() }
+        router.get("openapi.json") { _, _ in
+            AdminRoutes.json(.ok, Array(OpenAPIDocument.json.utf8))
+        }
         router.get("metrics") { _, _ in
             var bytes: [UInt8] = []
             registry.emit(into: &bytes)
