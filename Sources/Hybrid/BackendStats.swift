@@ -1,3 +1,4 @@
+import Metrics
 import Synchronization
 
 /// Counts round trips to each database: the evidence that a page costs one SQL query and one
@@ -5,6 +6,11 @@ import Synchronization
 public final class BackendStats: Sendable {
     private let sql = Atomic<Int>(0)
     private let mongo = Atomic<Int>(0)
+    let postgresTimer = Timer(label: "backend_request_duration_seconds", dimensions: [("backend", "postgres")])
+    let mongoTimer = Timer(label: "backend_request_duration_seconds", dimensions: [("backend", "mongodb")])
+    let postgresErrors = Counter(label: "backend_errors_total", dimensions: [("backend", "postgres")])
+    let mongoErrors = Counter(label: "backend_errors_total", dimensions: [("backend", "mongodb")])
+    let outboxBacklog = Gauge(label: "outbox_backlog")
 
     public init() {}
 

@@ -20,9 +20,12 @@ public struct HybridCatalog: Sendable {
     @discardableResult
     func sql(_ query: PostgresQuery) async throws -> PostgresRowSequence {
         stats.recordSQLQuery()
+        let started = ContinuousClock.now
+        defer { stats.postgresTimer.recordNanoseconds((ContinuousClock.now - started).nanoseconds) }
         do {
             return try await postgres.query(query, logger: logger)
         } catch let error as PSQLError {
+            stats.postgresErrors.increment()
             throw Self.translate(error)
         }
     }
@@ -90,5 +93,12 @@ extension HybridCatalog {
             tags.append(kind == "c" ? .category(id) : .product(id))
         }
         return tags
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

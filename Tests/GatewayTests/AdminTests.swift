@@ -156,9 +156,19 @@ import Testing
             let backends = object(ready)["backends"] as? [String: [String: Any]]
             #expect(Set(backends?.keys ?? [:].keys) == ["postgres", "mongodb", "redis"])
             #expect(backends?.values.allSatisfy { $0["status"] as? String == "up" } == true)
+            _ = try await gateway.get("/v1/categories/1/products")
+            _ = try await gateway.get("/v1/categories/1/products")
             let metrics = try await gateway.admin("GET", "/metrics", token: nil)
             #expect(metrics.status == 200)
             #expect(metrics.header("content-type")?.hasPrefix("text/plain") == true)
+            for series in [
+                #"storefront_request_duration_seconds_count{route="category_products",cache="miss",status="2xx"}"#,
+                #"cache_requests_total{outcome="miss"}"#,
+                #"backend_request_duration_seconds_count{backend="postgres"}"#,
+                #"backend_request_duration_seconds_count{backend="mongodb"}"#, "outbox_backlog",
+            ] {
+                #expect(metrics.body.contains(series), "\(series)")
+            }
             #expect(try await gateway.admin("POST", "/healthz", token: nil).status == 405)
         }
     }

@@ -2,6 +2,8 @@ import Foundation
 import Gateway
 import Hybrid
 import Logging
+import Metrics
+import Prometheus
 import PostgresNIO
 import TestSupport
 import Testing
@@ -18,6 +20,13 @@ struct TestGateway: Sendable {
 
     var catalog: HybridCatalog { application.backends.catalog }
     var writer: ProductWriter { ProductWriter(catalog: catalog, invalidator: application.invalidator) }
+
+    /// The process's metrics go here (bootstrapping is once per process).
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
 
     static let logger: Logger = {
         var logger = Logger(label: "gateway-test")
@@ -52,7 +61,7 @@ struct TestGateway: Sendable {
         ]
         environment.merge(extra) { $1 }
         let configuration = try GatewayConfiguration(environment: environment)
-        let application = try GatewayApplication(configuration: configuration, logger: logger)
+        let application = try GatewayApplication(configuration: configuration, logger: logger, registry: registry)
         let outcome: Result<Void, any Error> = await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await application.run(gracefulShutdownSignals: []) }
             defer { group.cancelAll() }

@@ -1,3 +1,5 @@
+import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -14,6 +16,10 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let responder: any StorefrontResponder
     private let inFlight: InFlightRequests
     private var head: HTTPRequestHead?
+    private var requestStarted: NIODeadline = .now()
+    /// Metric handles by label, per connection: creating one goes through the metrics factory's
+    /// lock, so the hot path does it once per connection and label.
+    private var timers: [String: Timer] = [:]
     private var requestCounter: UInt64 = 0
     private let requestIDPrefix: String
 
@@ -27,6 +33,7 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
+            requestStarted = .now()
         case .body:
             // Storefront requests have no body; whatever a client sends is ignored, not buffered.
             break
@@ -89,6 +96,7 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
         }
         headers.add(name: "x-request-id", value: requestID)
+        record(route: request?.route.name ?? "invalid", cache: response.cacheLabel, status: status)
         let keepAlive = head.isKeepAlive
         let isHTTP1 = head.version.major == 1
         if isHTTP1 && !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
@@ -108,6 +116,22 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         } else {
             done.whenComplete { _ in inFlight.end() }
         }
+    }
+
+    private func record(route: String, cache: String, status: HTTPResponseStatus) {
+        let statusClass = "\(status.code / 100)xx"
+        let label = route + "|" + cache + "|" + statusClass
+        let timer: Timer
+        if let existing = timers[label] {
+            timer = existing
+        } else {
+            timer = Timer(
+                label: "storefront_request_duration_seconds",
+                dimensions: [("route", route), ("cache", cache), ("status", statusClass)],
+                preferredDisplayUnit: .seconds)
+            timers[label] = timer
+        }
+        timer.recordNanoseconds(Int64(NIODeadline.now().uptimeNanoseconds) - Int64(requestStarted.uptimeNanoseconds))
     }
 
     /// `If-None-Match` against a strong ETag: `*`, or one of a comma-separated list.

@@ -7,11 +7,14 @@ public struct StorefrontResponse: Sendable {
     public var status: HTTPResponseStatus
     public var headers: HTTPHeaders
     public var body: ByteBuffer
+    /// How the cache served it, for the request metrics (`near_hit`, `hit`, `stale`, `miss`, …).
+    public var cacheLabel: String
 
-    public init(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer) {
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer, cacheLabel: String = "none") {
         self.status = status
         self.headers = headers
         self.body = body
+        self.cacheLabel = cacheLabel
     }
 
     /// A problem+json response.

@@ -47,28 +47,28 @@ public struct CatalogResponder: StorefrontResponder {
             let promise = eventLoop.makePromise(of: StorefrontResponse.self)
             promise.completeWithTask {
                 do {
-                    return try await self.load(route).response(cacheStatus: CacheStatus.disabled)
+                    return try await self.load(route).response(cacheStatus: CacheStatus.disabled, label: "off")
                 } catch {
-                    return self.problemResponse(for: error, route: route)
+                    return self.problemResponse(for: error, route: route, requestID: request.requestID)
                 }
             }
             return .later(promise.futureResult)
         }
         if case .products(let ids) = route {
-            return .later(multiGet(ids, cache: cache, on: eventLoop))
+            return .later(multiGet(ids, cache: cache, on: eventLoop, requestID: request.requestID))
         }
         let (key, tags) = Self.cacheKey(for: route)
         if let prepared = cache.nearValue(key) {
-            return .now(prepared.response(cacheStatus: CacheStatus.value(for: .nearHit)))
+            return .now(prepared.response(cacheStatus: CacheStatus.value(for: .nearHit), label: "near_hit"))
         }
         let future = cache.fetch(key, tags: tags, on: eventLoop) {
             try await self.loadResult(route)
         }
         return .later(
             future.map { result in
-                result.value.response(cacheStatus: CacheStatus.value(for: result.outcome))
+                result.value.response(cacheStatus: CacheStatus.value(for: result.outcome), label: result.outcome.label)
             }.recover { error in
-                self.problemResponse(for: error, route: route)
+                self.problemResponse(for: error, route: route, requestID: request.requestID)
             })
     }
 
@@ -120,7 +120,7 @@ public struct CatalogResponder: StorefrontResponder {
     /// Multi-get: each product is its own cache entry; the response is assembled from their stored
     /// bodies (no JSON is parsed), and the missing ones are loaded together in one batch.
     private func multiGet(
-        _ ids: [Int64], cache: ReadThroughCache<PreparedResponse>, on eventLoop: any EventLoop
+        _ ids: [Int64], cache: ReadThroughCache<PreparedResponse>, on eventLoop: any EventLoop, requestID: String
     ) -> EventLoopFuture<StorefrontResponse> {
         let items = ids.map { id -> (key: CacheKey, tags: [String]) in
             let (key, tags) = Self.cacheKey(for: .product(id: id))
@@ -175,23 +175,27 @@ public struct CatalogResponder: StorefrontResponder {
                 status: .ok, etag: PreparedResponse.etag(of: body.readableBytesView),
                 surrogateKey: ids.map { CatalogTag.product($0).description }.joined(separator: " "), body: body,
                 cacheControl: cacheControl)
-            return prepared.response(cacheStatus: CacheStatus.value(for: worst))
+            return prepared.response(cacheStatus: CacheStatus.value(for: worst), label: worst.label)
         }.recover { error in
-            self.problemResponse(for: error, route: .products(ids: ids))
+            self.problemResponse(for: error, route: .products(ids: ids), requestID: requestID)
         }
     }
 
-    func problemResponse(for error: any Error, route: StorefrontRoute) -> StorefrontResponse {
+    func problemResponse(for error: any Error, route: StorefrontRoute, requestID: String) -> StorefrontResponse {
         let problem: Problem
         switch error {
         case let hybrid as HybridError:
             problem = Problem(hybrid)
         default:
-            logger.error("storefront request failed", metadata: ["route": "\(route.name)", "error": "\(error)"])
+            logger.error(
+                "storefront request failed",
+                metadata: ["route": "\(route.name)", "request.id": "\(requestID)", "error": "\(error)"])
             problem = .unavailable("the catalog could not be read and no cached copy exists; retry shortly")
         }
         if problem.status == .serviceUnavailable {
-            logger.warning("served 503: backends down and nothing cached", metadata: ["route": "\(route.name)"])
+            logger.warning(
+                "served 503: backends down and nothing cached",
+                metadata: ["route": "\(route.name)", "request.id": "\(requestID)", "error": "\(error)"])
         }
         return .problem(problem)
     }

@@ -78,9 +78,9 @@ public struct PreparedResponse: Sendable {
     public var cost: Int { body.readableBytes + etag.utf8.count + surrogateKey.utf8.count + 256 }
 
     /// The answer to one request: the stored headers plus `Cache-Status`.
-    public func response(cacheStatus: String) -> StorefrontResponse {
+    public func response(cacheStatus: String, label: String = "none") -> StorefrontResponse {
         var headers = self.headers
         headers.add(name: "cache-status", value: cacheStatus)
-        return StorefrontResponse(status: status, headers: headers, body: body)
+        return StorefrontResponse(status: status, headers: headers, body: body, cacheLabel: label)
     }
 }

@@ -55,10 +55,17 @@ public final class MongoConnectionPool: @unchecked Sendable {
     ) async throws -> Result {
         stats.recordMongoOperation()
         nonisolated(unsafe) let pool = self.pool
-        return try await threadPool.runIfActive {
-            let client = mongoc_client_pool_pop(pool)!
-            defer { mongoc_client_pool_push(pool, client) }
-            return try body(client)
+        let started = ContinuousClock.now
+        defer { stats.mongoTimer.recordNanoseconds((ContinuousClock.now - started).nanoseconds) }
+        do {
+            return try await threadPool.runIfActive {
+                let client = mongoc_client_pool_pop(pool)!
+                defer { mongoc_client_pool_push(pool, client) }
+                return try body(client)
+            }
+        } catch {
+            stats.mongoErrors.increment()
+            throw error
         }
     }
 

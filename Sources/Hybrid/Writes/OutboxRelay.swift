@@ -37,6 +37,7 @@ public struct OutboxRelay: Service {
                 var pass = Pass()
                 do {
                     pass = try await self.runOnce()
+                    self.catalog.stats.outboxBacklog.record(try await self.pendingCount())
                     if pass.delivered > 0 || pass.failed > 0 {
                         logger.info(
                             "outbox relay pass",
