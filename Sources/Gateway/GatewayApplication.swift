@@ -3,6 +3,7 @@ import Hybrid
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PostgresNIO
 import Prometheus
 import ServiceLifecycle
@@ -18,6 +19,8 @@ public struct GatewayApplication: Sendable {
     public let cache: ReadThroughCache<PreparedResponse>?
     public let invalidator: any TagInvalidator
     public let storefront: StorefrontServer
+    /// The TLS storefront listener, when a certificate is configured.
+    public let secureStorefront: StorefrontServer?
     public let relay: OutboxRelay
     public let admin: AdminServer
     public let registry: PrometheusCollectorRegistry
@@ -61,6 +64,20 @@ public struct GatewayApplication: Sendable {
         self.responder = responder
         storefront = StorefrontServer(
             host: configuration.httpHost, port: configuration.httpPort, responder: responder, logger: logger)
+        if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
+            let context: NIOSSLContext
+            do {
+                context = try StorefrontServer.tlsContext(certificatePath: certificate, keyPath: key)
+            } catch {
+                throw ConfigurationError(
+                    setting: "GATEWAY_TLS_CERT", message: "could not be loaded with its key: \(error)")
+            }
+            secureStorefront = StorefrontServer(
+                host: configuration.httpHost, port: configuration.tlsPort, responder: responder, logger: logger,
+                tls: context)
+        } else {
+            secureStorefront = nil
+        }
         relay = OutboxRelay(catalog: backends.catalog, invalidator: invalidator)
         admin = AdminServer(
             host: configuration.adminHost, port: configuration.adminPort, tokens: configuration.adminTokens,
@@ -75,6 +92,7 @@ public struct GatewayApplication: Sendable {
         if let subscriber { services.append(subscriber) }
         services.append(relay)
         services.append(storefront)
+        if let secureStorefront { services.append(secureStorefront) }
         services.append(admin)
         return services
     }

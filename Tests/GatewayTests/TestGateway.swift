@@ -14,6 +14,8 @@ struct TestGateway: Sendable {
     let application: GatewayApplication
     let port: Int
     let adminPort: Int
+    /// The TLS storefront port, when the test configured a certificate.
+    let tlsPort: Int?
 
     static let adminToken = "test-admin-token-0123456789"
     static let hookSecret = "test-hook-secret-0123456789"
@@ -71,7 +73,9 @@ struct TestGateway: Sendable {
                     .importRecords(generator, count: generator.count)
                 let port = try await application.storefront.port
                 let adminPort = try await application.admin.port
-                try await body(TestGateway(application: application, port: port, adminPort: adminPort))
+                let tlsPort = try await application.secureStorefront?.port
+                try await body(
+                    TestGateway(application: application, port: port, adminPort: adminPort, tlsPort: tlsPort))
                 try? await application.backends.catalog.mongo.dropDatabase()
                 return .success(())
             } catch {
@@ -98,6 +102,8 @@ struct TestGateway: Sendable {
     enum WireProtocol: String, Sendable, CaseIterable {
         case http1 = "--http1.1"
         case h2c = "--http2-prior-knowledge"
+        /// HTTP/2 negotiated by ALPN over TLS (with https URLs).
+        case h2 = "--http2"
     }
 
     func get(
@@ -106,6 +112,12 @@ struct TestGateway: Sendable {
         async throws -> Response
     {
         try await Self.curl(url: "http://127.0.0.1:\(port)\(path)", version: version, headers: headers, method: method)
+    }
+
+    /// A request to the TLS storefront port.
+    func getSecure(_ path: String, over version: WireProtocol) async throws -> Response {
+        try await Self.curl(
+            url: "https://127.0.0.1:\(tlsPort ?? 0)\(path)", version: version, headers: [:], method: "GET")
     }
 
     /// A request to the admin port; `token` nil sends no Authorization header.
@@ -133,6 +145,7 @@ struct TestGateway: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.executable(named: "curl"))
         var arguments = ["-s", "--max-time", "10", version.rawValue, "-D", headFile, "-o", bodyFile]
+        if url.hasPrefix("https:") { arguments.append("--insecure") }  // the tests' self-signed certificate
         arguments += method == "HEAD" ? ["-I"] : ["-X", method]
         for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
         if let requestBody {

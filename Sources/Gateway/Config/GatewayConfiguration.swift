@@ -53,6 +53,11 @@ public struct GatewayConfiguration: Sendable {
             name: "GATEWAY_CACHE_NEGATIVE_TTL_S", defaultValue: "10", help: "seconds a not-found answer is remembered"),
         Setting(name: "GATEWAY_CACHE_PREFIX", defaultValue: "gw", help: "prefix of every Redis key the gateway writes"),
         Setting(
+            name: "GATEWAY_TLS_CERT", defaultValue: "",
+            help: "PEM certificate chain: serve TLS (h2 and http/1.1 by ALPN)"),
+        Setting(name: "GATEWAY_TLS_KEY", defaultValue: "", help: "PEM private key of GATEWAY_TLS_CERT"),
+        Setting(name: "GATEWAY_TLS_PORT", defaultValue: "8443", help: "storefront TLS port (with GATEWAY_TLS_CERT)"),
+        Setting(
             name: "GATEWAY_ADMIN_TOKENS", defaultValue: "",
             help: "comma-separated bearer tokens of the admin API (none: every admin request is refused)"),
         Setting(
@@ -80,6 +85,9 @@ public struct GatewayConfiguration: Sendable {
     public var negativeTTL: Duration
     public var cachePrefix: String
     public var adminTokens: [String]
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+    public var tlsPort: Int
     public var hookSecret: String?
 
     /// Which caches serve storefront reads.
@@ -155,6 +163,17 @@ public struct GatewayConfiguration: Sendable {
         if let short = adminTokens.first(where: { $0.count < 16 }) {
             throw ConfigurationError(
                 setting: "GATEWAY_ADMIN_TOKENS", message: "has a token of \(short.count) characters; use at least 16")
+        }
+        tlsCertificatePath = value("GATEWAY_TLS_CERT").isEmpty ? nil : value("GATEWAY_TLS_CERT")
+        tlsKeyPath = value("GATEWAY_TLS_KEY").isEmpty ? nil : value("GATEWAY_TLS_KEY")
+        tlsPort = try integer("GATEWAY_TLS_PORT", in: 0...65535)
+        guard (tlsCertificatePath == nil) == (tlsKeyPath == nil) else {
+            throw ConfigurationError(setting: "GATEWAY_TLS_KEY", message: "and GATEWAY_TLS_CERT must be set together")
+        }
+        for (setting, path) in [("GATEWAY_TLS_CERT", tlsCertificatePath), ("GATEWAY_TLS_KEY", tlsKeyPath)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) {
+                throw ConfigurationError(setting: setting, message: "names '\(path)', which cannot be read")
+            }
         }
         let secret = value("GATEWAY_HOOK_SECRET")
         if !secret.isEmpty && secret.count < 16 {

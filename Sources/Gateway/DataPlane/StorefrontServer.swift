@@ -3,6 +3,8 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
+import NIOSSL
+import NIOTLS
 import ServiceLifecycle
 
 /// The storefront listener (data plane): HTTP/1.1 and h2c on one plaintext port, built directly
@@ -15,11 +17,15 @@ public final class StorefrontServer: Service, Sendable {
     private let logger: Logger
     private let inFlight = InFlightRequests()
     private let boundPromise: EventLoopPromise<Int>
+    /// With a TLS context the port speaks TLS and picks h2 or http/1.1 by ALPN; without, it serves
+    /// HTTP/1.1 and h2c told apart by the connection preface.
+    private let tls: NIOSSLContext?
 
     public init(
-        host: String, port: Int, responder: any StorefrontResponder, logger: Logger,
+        host: String, port: Int, responder: any StorefrontResponder, logger: Logger, tls: NIOSSLContext? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
+        self.tls = tls
         self.host = host
         self.requestedPort = port
         self.responder = responder
@@ -36,6 +42,7 @@ public final class StorefrontServer: Service, Sendable {
     public func run() async throws {
         let responder = self.responder
         let inFlight = self.inFlight
+        let tls = self.tls
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: group)
@@ -45,10 +52,24 @@ public final class StorefrontServer: Service, Sendable {
                 .childChannelOption(.maxMessagesPerRead, value: 16)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let detector = HTTPVersionDetector { channel, decision in
-                            try Self.configure(channel, decision: decision, responder: responder, inFlight: inFlight)
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                            let negotiation = ApplicationProtocolNegotiationHandler { result, channel in
+                                channel.eventLoop.makeCompletedFuture {
+                                    let decision: HTTPVersionDetector.Decision =
+                                        if case .negotiated("h2") = result { .http2 } else { .http1 }
+                                    try Self.configure(
+                                        channel, decision: decision, responder: responder, inFlight: inFlight)
+                                }
+                            }
+                            try channel.pipeline.syncOperations.addHandler(negotiation)
+                        } else {
+                            let detector = HTTPVersionDetector { channel, decision in
+                                try Self.configure(
+                                    channel, decision: decision, responder: responder, inFlight: inFlight)
+                            }
+                            try channel.pipeline.syncOperations.addHandler(detector)
                         }
-                        try channel.pipeline.syncOperations.addHandler(detector)
                     }
                 }
                 .bind(host: host, port: requestedPort)
@@ -59,7 +80,12 @@ public final class StorefrontServer: Service, Sendable {
         }
         let port = channel.localAddress?.port ?? requestedPort
         boundPromise.succeed(port)
-        logger.info("storefront listening", metadata: ["address": "\(host):\(port)", "protocols": "http/1.1, h2c"])
+        logger.info(
+            "storefront listening",
+            metadata: [
+                "address": "\(host):\(port)",
+                "protocols": "\(tls == nil ? "http/1.1, h2c" : "TLS: h2, http/1.1 (ALPN)")",
+            ])
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 try? await channel.closeFuture.get()
@@ -97,5 +123,17 @@ public final class StorefrontServer: Service, Sendable {
             try operations.configureHTTPServerPipeline(withErrorHandling: true)
             try operations.addHandler(StorefrontHandler(responder: responder, inFlight: inFlight))
         }
+    }
+}
+
+extension StorefrontServer {
+    /// A server TLS context from PEM files, offering h2 and http/1.1 by ALPN.
+    public static func tlsContext(certificatePath: String, keyPath: String) throws -> NIOSSLContext {
+        let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain, privateKey: .privateKey(key))
+        configuration.applicationProtocols = ["h2", "http/1.1"]
+        return try NIOSSLContext(configuration: configuration)
     }
 }
