@@ -124,3 +124,32 @@ import Testing
         }
     }
 }
+
+@Suite struct CompressionTests {
+    @Test func gzipIsServedFromTheStoredCompressedForm() async throws {
+        try await TestGateway.with(seed: CatalogGenerator(categories: 1, perCategory: 30)) { gateway in
+            let path = "/v1/categories/1/products?per_page=20"
+            let plain = try await gateway.get(path)
+            #expect(plain.header("content-encoding") == nil)
+            #expect(plain.header("vary") == "accept-encoding")
+            for version in TestGateway.WireProtocol.allCases where version != .h2 {
+                let compressed = try await gateway.get(path, over: version, headers: ["Accept-Encoding": "gzip"])
+                #expect(compressed.header("content-encoding") == "gzip")
+                #expect(compressed.header("etag") != plain.header("etag"))
+                let length = try #require(compressed.header("content-length").flatMap(Int.init))
+                #expect(length < plain.body.utf8.count / 2)
+                // It really is the same body: let curl decompress it.
+                let decoded = try await TestGateway.curl(
+                    url: "http://127.0.0.1:\(gateway.port)\(path)", version: version, headers: [:], method: "GET",
+                    compressed: true)
+                #expect(decoded.body == plain.body)
+                let etag = try #require(compressed.header("etag"))
+                let notModified = try await gateway.get(
+                    path, over: version, headers: ["Accept-Encoding": "gzip", "If-None-Match": etag])
+                #expect(notModified.status == 304)
+            }
+            let refused = try await gateway.get(path, headers: ["Accept-Encoding": "gzip;q=0"])
+            #expect(refused.header("content-encoding") == nil)
+        }
+    }
+}

@@ -134,7 +134,8 @@ struct TestGateway: Sendable {
 
     /// Runs curl without blocking a thread of the cooperative pool (the gateway under test needs them).
     static func curl(
-        url: String, version: WireProtocol, headers: [String: String], method: String, body requestBody: String? = nil
+        url: String, version: WireProtocol, headers: [String: String], method: String, body requestBody: String? = nil,
+        compressed: Bool = false
     ) async throws -> Response {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             TestEnvironment.uniqueName("curl"))
@@ -145,7 +146,8 @@ struct TestGateway: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.executable(named: "curl"))
         var arguments = ["-s", "--max-time", "10", version.rawValue, "-D", headFile, "-o", bodyFile]
-        if url.hasPrefix("https:") { arguments.append("--insecure") }  // the tests' self-signed certificate
+        if url.hasPrefix("https:") { arguments.append("--insecure") }
+        if compressed { arguments.append("--compressed") }  // the tests' self-signed certificate
         arguments += method == "HEAD" ? ["-I"] : ["-X", method]
         for (name, value) in headers { arguments += ["-H", "\(name): \(value)"] }
         if let requestBody {

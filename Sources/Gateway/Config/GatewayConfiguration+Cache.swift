@@ -17,7 +17,8 @@ extension GatewayConfiguration {
         CatalogResponder.cacheControl(softTTL: softTTL, hardTTL: hardTTL)
     }
 
-    public var cacheKeyScheme: CacheKeyScheme { CacheKeyScheme(prefix: cachePrefix) }
+    /// Version 2: the payload carries a gzip body (the format of `PreparedResponse`).
+    public var cacheKeyScheme: CacheKeyScheme { CacheKeyScheme(prefix: cachePrefix, version: 2) }
 
     /// The Redis settings, with the URL validated.
     public func redisConfiguration() throws -> RedisConfiguration {

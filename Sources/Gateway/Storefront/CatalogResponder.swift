@@ -47,7 +47,8 @@ public struct CatalogResponder: StorefrontResponder {
             let promise = eventLoop.makePromise(of: StorefrontResponse.self)
             promise.completeWithTask {
                 do {
-                    return try await self.load(route).response(cacheStatus: CacheStatus.disabled, label: "off")
+                    return try await self.load(route).response(
+                        cacheStatus: CacheStatus.disabled, label: "off", gzip: request.acceptsGzip)
                 } catch {
                     return self.problemResponse(for: error, route: route, requestID: request.requestID)
                 }
@@ -59,14 +60,18 @@ public struct CatalogResponder: StorefrontResponder {
         }
         let (key, tags) = Self.cacheKey(for: route)
         if let prepared = cache.nearValue(key) {
-            return .now(prepared.response(cacheStatus: CacheStatus.value(for: .nearHit), label: "near_hit"))
+            return .now(
+                prepared.response(
+                    cacheStatus: CacheStatus.value(for: .nearHit), label: "near_hit", gzip: request.acceptsGzip))
         }
         let future = cache.fetch(key, tags: tags, on: eventLoop) {
             try await self.loadResult(route)
         }
         return .later(
             future.map { result in
-                result.value.response(cacheStatus: CacheStatus.value(for: result.outcome), label: result.outcome.label)
+                result.value.response(
+                    cacheStatus: CacheStatus.value(for: result.outcome), label: result.outcome.label,
+                    gzip: request.acceptsGzip)
             }.recover { error in
                 self.problemResponse(for: error, route: route, requestID: request.requestID)
             })

@@ -1,66 +1,85 @@
 import NIOCore
 import NIOHTTP1
 
-/// A storefront response as the cache keeps it: status, validators and body, ready to write.
+/// A storefront response as the cache keeps it: status, validators and body (and its gzip form),
+/// ready to write.
 ///
-/// Stored in Redis as the cache entry's payload (layout below) and held decoded in the
-/// near-cache, so a hit only appends the per-request headers.
+/// Stored in Redis as the cache entry's payload and held decoded in the near-cache, so a hit only
+/// appends the per-request headers, and a gzip hit compresses nothing.
 ///
-/// Payload: status (2) · ETag length (2) + ETag · Surrogate-Key length (2) + Surrogate-Key · body.
+/// Payload: status (2) · ETag length (2) + ETag · Surrogate-Key length (2) + Surrogate-Key ·
+/// body length (4) + body · gzip body (the rest; empty when not worth compressing).
 public struct PreparedResponse: Sendable {
     public var status: HTTPResponseStatus
     public var etag: String
     public var surrogateKey: String
     public var body: ByteBuffer
-    /// The headers every answer of this response carries; the per-request ones are appended.
+    public var gzipBody: ByteBuffer?
+    /// The headers every identity answer carries; the per-request ones are appended.
     public var headers: HTTPHeaders
+    /// The headers of the gzip answer (its own ETag: a different representation).
+    public var gzipHeaders: HTTPHeaders
 
-    public init(status: HTTPResponseStatus, etag: String, surrogateKey: String, body: ByteBuffer, cacheControl: String)
-    {
+    public init(
+        status: HTTPResponseStatus, etag: String, surrogateKey: String, body: ByteBuffer, gzipBody: ByteBuffer? = nil,
+        cacheControl: String
+    ) {
         self.status = status
         self.etag = etag
         self.surrogateKey = surrogateKey
         self.body = body
+        self.gzipBody = gzipBody
         var headers = HTTPHeaders()
         headers.reserveCapacity(8)
         headers.add(name: "content-type", value: status == .ok ? "application/json" : "application/problem+json")
         headers.add(name: "etag", value: etag)
         headers.add(name: "cache-control", value: cacheControl)
         headers.add(name: "surrogate-key", value: surrogateKey)
+        if gzipBody != nil { headers.add(name: "vary", value: "accept-encoding") }
         self.headers = headers
+        var gzipHeaders = headers
+        gzipHeaders.replaceOrAdd(name: "etag", value: Self.gzipETag(etag))
+        gzipHeaders.add(name: "content-encoding", value: "gzip")
+        self.gzipHeaders = gzipHeaders
     }
 
-    /// Builds a response for a freshly rendered body; the ETag is a 64-bit FNV-1a of the bytes.
+    /// Builds a response for a freshly rendered body; the ETag is a 64-bit FNV-1a of the bytes, and
+    /// a body of 1 KiB or more is also kept gzip-compressed.
     public init(status: HTTPResponseStatus, body: [UInt8], surrogateKey: String, cacheControl: String) {
         self.init(
             status: status, etag: Self.etag(of: body), surrogateKey: surrogateKey, body: ByteBuffer(bytes: body),
-            cacheControl: cacheControl)
+            gzipBody: Gzip.compress(body).map { ByteBuffer(bytes: $0) }, cacheControl: cacheControl)
     }
 
     /// The cache payload.
     public func payload() -> ByteBuffer {
         var buffer = ByteBufferAllocator().buffer(
-            capacity: 8 + etag.utf8.count + surrogateKey.utf8.count + body.readableBytes)
+            capacity: 12 + etag.utf8.count + surrogateKey.utf8.count + body.readableBytes
+                + (gzipBody?.readableBytes ?? 0))
         buffer.writeInteger(UInt16(status.code))
         buffer.writeInteger(UInt16(etag.utf8.count))
         buffer.writeString(etag)
         buffer.writeInteger(UInt16(surrogateKey.utf8.count))
         buffer.writeString(surrogateKey)
         var body = body
+        buffer.writeInteger(UInt32(body.readableBytes))
         buffer.writeBuffer(&body)
+        if var gzipBody { buffer.writeBuffer(&gzipBody) }
         return buffer
     }
 
-    /// Reads a payload; the body is a slice of `payload`, not a copy.
+    /// Reads a payload; the bodies are slices of `payload`, not copies.
     public init?(payload: ByteBuffer, cacheControl: String) {
         var buffer = payload
         guard let code = buffer.readInteger(as: UInt16.self), let etagLength = buffer.readInteger(as: UInt16.self),
             let etag = buffer.readString(length: Int(etagLength)), let keyLength = buffer.readInteger(as: UInt16.self),
-            let surrogateKey = buffer.readString(length: Int(keyLength))
+            let surrogateKey = buffer.readString(length: Int(keyLength)),
+            let bodyLength = buffer.readInteger(as: UInt32.self),
+            let body = buffer.readSlice(length: Int(bodyLength))
         else { return nil }
         self.init(
-            status: HTTPResponseStatus(statusCode: Int(code)), etag: etag, surrogateKey: surrogateKey, body: buffer,
-            cacheControl: cacheControl)
+            status: HTTPResponseStatus(statusCode: Int(code)), etag: etag, surrogateKey: surrogateKey, body: body,
+            gzipBody: buffer.readableBytes > 0 ? buffer : nil, cacheControl: cacheControl)
     }
 
     /// A strong validator: equal bodies, equal tags; any change of a byte changes it.
@@ -74,11 +93,23 @@ public struct PreparedResponse: Sendable {
         return "\"" + String(repeating: "0", count: 16 - hex.count) + hex + "\""
     }
 
-    /// The bytes the near-cache charges for this response.
-    public var cost: Int { body.readableBytes + etag.utf8.count + surrogateKey.utf8.count + 256 }
+    static func gzipETag(_ etag: String) -> String {
+        etag.hasSuffix("\"") ? String(etag.dropLast()) + "-gz\"" : etag + "-gz"
+    }
 
-    /// The answer to one request: the stored headers plus `Cache-Status`.
-    public func response(cacheStatus: String, label: String = "none") -> StorefrontResponse {
+    /// The bytes the near-cache charges for this response.
+    public var cost: Int {
+        body.readableBytes + (gzipBody?.readableBytes ?? 0) + etag.utf8.count + surrogateKey.utf8.count + 512
+    }
+
+    /// The answer to one request: the stored headers plus `Cache-Status`, compressed when the
+    /// client accepts gzip and a compressed form is stored.
+    public func response(cacheStatus: String, label: String = "none", gzip: Bool = false) -> StorefrontResponse {
+        if gzip, let gzipBody {
+            var headers = gzipHeaders
+            headers.add(name: "cache-status", value: cacheStatus)
+            return StorefrontResponse(status: status, headers: headers, body: gzipBody, cacheLabel: label)
+        }
         var headers = self.headers
         headers.add(name: "cache-status", value: cacheStatus)
         return StorefrontResponse(status: status, headers: headers, body: body, cacheLabel: label)

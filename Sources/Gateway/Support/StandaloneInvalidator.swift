@@ -17,7 +17,7 @@ extension Backends {
         }
         let redis = RedisClient(configuration: redisConfiguration, logger: logger)
         let cache = ReadThroughCache<ByteBuffer>(
-            redis: redis, scheme: CacheKeyScheme(prefix: configuration.cachePrefix), nearCacheBytes: 0, logger: logger,
+            redis: redis, scheme: configuration.cacheKeyScheme, nearCacheBytes: 0, logger: logger,
             decode: { payload, _ in payload }, cost: { $0.readableBytes })
         return (CacheTagInvalidator(cache: cache), redis)
     }
