@@ -9,6 +9,9 @@ public struct HybridCatalog: Sendable {
     public let stats: BackendStats
     public let logger: Logger
 
+    /// How long a query outside a transaction may wait for a connection and its first answer.
+    static let queryTimeout: Duration = .seconds(3)
+
     public init(postgres: PostgresClient, mongo: MongoProductCollection, logger: Logger) {
         self.postgres = postgres
         self.mongo = mongo
@@ -22,11 +25,29 @@ public struct HybridCatalog: Sendable {
         stats.recordSQLQuery()
         let started = ContinuousClock.now
         defer { stats.postgresTimer.recordNanoseconds((ContinuousClock.now - started).nanoseconds) }
+        let postgres = self.postgres
+        let logger = self.logger
         do {
-            return try await postgres.query(query, logger: logger)
+            // A stopped server makes the pool wait for a connection indefinitely; a query that has
+            // no answer within the timeout fails instead, so a miss can be answered (503 or stale).
+            return try await withThrowingTaskGroup(of: PostgresRowSequence?.self) { group in
+                group.addTask { try await postgres.query(query, logger: logger) }
+                group.addTask {
+                    try await Task.sleep(for: Self.queryTimeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let rows = try await group.next() ?? nil else {
+                    throw HybridError.postgresUnavailable("no answer within \(Self.queryTimeout)")
+                }
+                return rows
+            }
         } catch let error as PSQLError {
             stats.postgresErrors.increment()
             throw Self.translate(error)
+        } catch let error as HybridError {
+            stats.postgresErrors.increment()
+            throw error
         }
     }
 
