@@ -58,6 +58,21 @@ public struct HybridCatalog: Sendable {
         return try await connection.query(query, logger: logger)
     }
 
+    /// Runs `body` in one transaction; errors come out as `HybridError` where a user can act on them.
+    func transaction<Result: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await postgres.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as HybridError {
+            throw error
+        } catch let error as PostgresTransactionError {
+            throw Self.translate(error.closureError ?? error.commitError ?? error.beginError ?? error)
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
     /// Maps PostgreSQL errors a user can act on to `HybridError`; others pass through.
     static func translate(_ error: any Error) -> any Error {
         guard let psql = error as? PSQLError else { return error }

@@ -7,7 +7,7 @@ import Synchronization
 /// answered there with no thread hop.
 ///
 /// A slot whose connect failed fails requests at once until its retry time (exponential backoff,
-/// 100 ms to 5 s): this is the circuit breaker that keeps every request from waiting out a timeout
+/// 100 ms to 2 s): this is the circuit breaker that keeps every request from waiting out a timeout
 /// while Redis is down. A closed connection is replaced on the next request.
 public final class RedisConnectionPool: Sendable {
     public let configuration: RedisConfiguration
@@ -120,7 +120,7 @@ public final class RedisConnectionPool: Sendable {
                     if failures > 0 { logger.info("Redis connection restored") }
                     promise.succeed(connection)
                 case .failure(let error):
-                    let backoff = min(5000, 100 << min(failures, 6))
+                    let backoff = min(2000, 100 << min(failures, 5))
                     let reason = (error as? RedisError)?.description ?? "\(error)"
                     slot.state.withLock {
                         $0 = .backingOff(

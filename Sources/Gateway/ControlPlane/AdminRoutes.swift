@@ -136,14 +136,7 @@ struct AdminRoutes: Sendable {
     {
         var writer = JSONWriter()
         writer.beginObject()
-        writer.key("id")
-        writer.int(category.id)
-        writer.key("slug")
-        writer.string(category.slug)
-        writer.key("name")
-        writer.string(category.name)
-        writer.key("parent_id")
-        if let parent = category.parentID { writer.int(parent) } else { writer.null() }
+        CatalogJSON.categoryFields(category, into: &writer)
         writer.key("version")
         writer.int(category.version)
         if case .pending(let reason) = state {

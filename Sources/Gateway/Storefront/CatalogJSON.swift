@@ -55,14 +55,7 @@ public enum CatalogJSON {
         writer.beginArray()
         for category in categories {
             writer.beginObject()
-            writer.key("id")
-            writer.int(category.id)
-            writer.key("slug")
-            writer.string(category.slug)
-            writer.key("name")
-            writer.string(category.name)
-            writer.key("parent_id")
-            if let parent = category.parentID { writer.int(parent) } else { writer.null() }
+            categoryFields(category, into: &writer)
             writer.key("product_count")
             writer.int(category.productCount ?? 0)
             writer.endObject()
@@ -70,6 +63,18 @@ public enum CatalogJSON {
         writer.endArray()
         writer.endObject()
         return writer.bytes
+    }
+
+    /// The fields every representation of a category has.
+    static func categoryFields(_ category: Hybrid.Category, into writer: inout JSONWriter) {
+        writer.key("id")
+        writer.int(category.id)
+        writer.key("slug")
+        writer.string(category.slug)
+        writer.key("name")
+        writer.string(category.name)
+        writer.key("parent_id")
+        if let parent = category.parentID { writer.int(parent) } else { writer.null() }
     }
 
     static func listingItem(_ product: Product, into writer: inout JSONWriter) {

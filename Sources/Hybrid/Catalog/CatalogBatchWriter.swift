@@ -24,6 +24,8 @@ struct CatalogBatchWriter: Sendable {
         var categories: [Int64: ImportRecord.CategoryReference] = [:]
         for record in unique { categories[record.category.id] = record.category }
         let categoryIDs = categories.keys.sorted()
+        let categorySlugs = categoryIDs.map { categories[$0]!.slug }
+        let categoryNames = categoryIDs.map { categories[$0]!.name }
 
         let ids = unique.map(\.id)
         let skus = unique.map(\.product.sku)
@@ -34,14 +36,13 @@ struct CatalogBatchWriter: Sendable {
         let logger = catalog.logger
         let catalog = self.catalog
 
-        let applied: [(outboxID: Int64, productID: Int64, version: Int64, tags: [String])]
-        do {
-            applied = try await catalog.postgres.withTransaction(logger: logger) { connection in
+        let applied: [(outboxID: Int64, productID: Int64, version: Int64, tags: [String])] =
+            try await catalog.transaction { connection in
                 try await catalog.sql(
                     """
                     INSERT INTO categories (id, slug, name)
-                    SELECT * FROM unnest(\(categoryIDs)::bigint[], \(categoryIDs.map { categories[$0]!.slug })::text[],
-                        \(categoryIDs.map { categories[$0]!.name })::text[])
+                    SELECT * FROM unnest(\(categoryIDs)::bigint[], \(categorySlugs)::text[],
+                        \(categoryNames)::text[])
                     ON CONFLICT (id) DO UPDATE SET slug = EXCLUDED.slug, name = EXCLUDED.name, updated_at = now(),
                         version = categories.version + 1
                     WHERE (categories.slug, categories.name) IS DISTINCT FROM (EXCLUDED.slug, EXCLUDED.name)
@@ -75,9 +76,6 @@ struct CatalogBatchWriter: Sendable {
                 for try await c in rows.decode((Int64, Int64, Int64, [String]).self) { applied.append(c) }
                 return applied
             }
-        } catch let error as PostgresTransactionError {
-            throw HybridCatalog.translate(error.closureError ?? error.commitError ?? error.beginError ?? error)
-        }
 
         let versions = Dictionary(uniqueKeysWithValues: applied.map { ($0.productID, $0.version) })
         let changes = unique.compactMap { record -> (id: Int64, version: Int64, set: [String: JSONValue])? in

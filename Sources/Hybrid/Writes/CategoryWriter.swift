@@ -89,30 +89,21 @@ public struct CategoryWriter: Sendable {
         _ change: @escaping @Sendable (PostgresConnection) async throws -> Category
     ) async throws -> (Category, WriteResult.State) {
         let catalog = self.catalog
-        let (category, entry): (Category, OutboxEntry)
-        do {
-            (category, entry) = try await catalog.postgres.withTransaction(logger: catalog.logger) { connection in
-                let category = try await change(connection)
-                let tags: [CatalogTag] = [.categories, .category(category.id)]
-                let rows = try await catalog.sql(
-                    """
-                    INSERT INTO outbox (version, operation, tags, next_attempt_at)
-                    VALUES (\(category.version), 'invalidate', \(tags.map(\.description)), now() + interval '10 seconds')
-                    RETURNING id
-                    """, on: connection)
-                var id: Int64 = 0
-                for try await value in rows.decode(Int64.self) { id = value }
-                let entry = OutboxEntry(
-                    id: id, productID: nil, version: category.version, operation: .invalidate, set: [:], tags: tags,
-                    documentApplied: true, attempts: 0)
-                return (category, entry)
-            }
-        } catch let error as HybridError {
-            throw error
-        } catch let error as PostgresTransactionError {
-            throw HybridCatalog.translate(error.closureError ?? error.commitError ?? error.beginError ?? error)
-        } catch {
-            throw HybridCatalog.translate(error)
+        let (category, entry): (Category, OutboxEntry) = try await catalog.transaction { connection in
+            let category = try await change(connection)
+            let tags: [CatalogTag] = [.categories, .category(category.id)]
+            let rows = try await catalog.sql(
+                """
+                INSERT INTO outbox (version, operation, tags, next_attempt_at)
+                VALUES (\(category.version), 'invalidate', \(tags.map(\.description)), now() + interval '10 seconds')
+                RETURNING id
+                """, on: connection)
+            var id: Int64 = 0
+            for try await value in rows.decode(Int64.self) { id = value }
+            let entry = OutboxEntry(
+                id: id, productID: nil, version: category.version, operation: .invalidate, set: [:], tags: tags,
+                documentApplied: true, attempts: 0)
+            return (category, entry)
         }
         if let reason = await delivery.deliver(entry) { return (category, .pending(reason)) }
         return (category, .applied)

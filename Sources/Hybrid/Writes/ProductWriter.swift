@@ -121,37 +121,26 @@ public struct ProductWriter: Sendable {
                 ProductRow, OutboxEntry.Operation, [String: JSONValue], [CatalogTag]
             )
     ) async throws -> WriteResult {
-        let logger = catalog.logger
         let catalog = self.catalog
-        let entry: OutboxEntry
-        let row: ProductRow
-        do {
-            (entry, row) = try await catalog.postgres.withTransaction(logger: logger) { connection in
-                let (row, operation, set, extraTags) = try await change(connection)
-                var tags = baseTags
-                for tag in extraTags where !tags.contains(tag) { tags.append(tag) }
-                let outbox = try await catalog.sql(
-                    """
-                    INSERT INTO outbox (product_id, version, operation, payload, tags, next_attempt_at)
-                    VALUES (\(row.id), \(row.version), \(operation.rawValue), \(OutboxEntry.encodePayload(set))::jsonb,
-                        \(tags.map(\.description)), now() + interval '10 seconds')
-                    RETURNING id,
-                        EXISTS (SELECT 1 FROM outbox o WHERE o.product_id = outbox.product_id AND o.id < outbox.id)
-                    """, on: connection)
-                var outboxID: Int64 = 0
-                var earlierPending = false
-                for try await c in outbox.decode((Int64, Bool).self) { (outboxID, earlierPending) = c }
-                let entry = OutboxEntry(
-                    id: outboxID, productID: row.id, version: row.version, operation: operation, set: set, tags: tags,
-                    documentApplied: false, attempts: earlierPending ? -1 : 0)
-                return (entry, row)
-            }
-        } catch let error as HybridError {
-            throw error
-        } catch let error as PostgresTransactionError {
-            throw HybridCatalog.translate(error.closureError ?? error.commitError ?? error.beginError ?? error)
-        } catch {
-            throw HybridCatalog.translate(error)
+        let (entry, row): (OutboxEntry, ProductRow) = try await catalog.transaction { connection in
+            let (row, operation, set, extraTags) = try await change(connection)
+            var tags = baseTags
+            for tag in extraTags where !tags.contains(tag) { tags.append(tag) }
+            let outbox = try await catalog.sql(
+                """
+                INSERT INTO outbox (product_id, version, operation, payload, tags, next_attempt_at)
+                VALUES (\(row.id), \(row.version), \(operation.rawValue), \(OutboxEntry.encodePayload(set))::jsonb,
+                    \(tags.map(\.description)), now() + interval '10 seconds')
+                RETURNING id,
+                    EXISTS (SELECT 1 FROM outbox o WHERE o.product_id = outbox.product_id AND o.id < outbox.id)
+                """, on: connection)
+            var outboxID: Int64 = 0
+            var earlierPending = false
+            for try await c in outbox.decode((Int64, Bool).self) { (outboxID, earlierPending) = c }
+            let entry = OutboxEntry(
+                id: outboxID, productID: row.id, version: row.version, operation: operation, set: set, tags: tags,
+                documentApplied: false, attempts: earlierPending ? -1 : 0)
+            return (entry, row)
         }
         let isDelete = entry.operation == .delete
         let resultRow = isDelete ? nil : row
