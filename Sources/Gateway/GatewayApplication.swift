@@ -55,10 +55,7 @@ public struct GatewayApplication: Sendable {
         // may cache.
         invalidator =
             cache.map { CacheTagInvalidator(cache: $0) as any TagInvalidator }
-            ?? CacheTagInvalidator(
-                cache: CatalogResponder.makeCache(
-                    redis: redis, scheme: configuration.cacheKeyScheme, policy: policy,
-                    nearCacheBytes: 0, cacheControl: cacheControl, logger: logger))
+            ?? CacheTagInvalidator.withoutCache(redis: redis, configuration: configuration, logger: logger)
         let renderer = StorefrontRenderer(catalog: backends.catalog, mode: configuration.loadingMode)
         let responder = CatalogResponder(renderer: renderer, cache: cache, cacheControl: cacheControl, logger: logger)
         self.responder = responder

@@ -94,7 +94,6 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
             return eventLoop.makeSucceededFuture(
                 CacheResult(value: value, outcome: .nearHit, negative: false, softExpiry: softExpiry))
         }
-        guard redis.pool.isAvailable else { return bypass(entryKey, on: eventLoop, loader: loader) }
         let snapshot = near?.snapshot(tags: tags)
         let generationKeys = self.generationKeys(tags)
         return redis.mget([entryKey] + generationKeys, on: eventLoop)
@@ -148,12 +147,13 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         }
         let readKeys = keys
         let slots = generationSlots
-        let read: EventLoopFuture<[ByteBuffer?]?> =
-            redis.pool.isAvailable
-            ? redis.mget(readKeys, on: eventLoop).map { Optional($0) }.flatMapError { [metrics] _ in
+        // While Redis is down the pool fails the MGET at once (its reconnect backoff), so no check
+        // is needed up front.
+        let read: EventLoopFuture<[ByteBuffer?]?> = redis.mget(readKeys, on: eventLoop).map { Optional($0) }
+            .flatMapError { [metrics] _ in
                 metrics.redisErrors.increment()
                 return eventLoop.makeSucceededFuture(nil)
-            } : eventLoop.makeSucceededFuture(nil)
+            }
         let frozen = results
         return read.flatMap { values in
             var results = frozen

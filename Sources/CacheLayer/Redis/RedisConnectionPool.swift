@@ -61,16 +61,6 @@ public final class RedisConnectionPool: Sendable {
         return future
     }
 
-    /// Whether some slot is connected or may try now (not every slot is backing off).
-    public var isAvailable: Bool {
-        fallback.contains { slot in
-            slot.state.withLock { state in
-                if case .backingOff(let until, _, _) = state { return until <= .now() }
-                return true
-            }
-        }
-    }
-
     /// Closes every connection.
     public func close() async {
         for slot in fallback {

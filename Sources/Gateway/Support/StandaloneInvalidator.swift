@@ -3,22 +3,25 @@ import Hybrid
 import Logging
 import NIOCore
 
+extension CacheTagInvalidator where Value == ByteBuffer {
+    /// An invalidator for a process that writes without caching (import, seed, a gateway with the
+    /// cache off): it bumps the tags in Redis under the configured key scheme and tells every
+    /// gateway's near-cache, like a caching process would.
+    public static func withoutCache(redis: RedisClient, configuration: GatewayConfiguration, logger: Logger) -> Self {
+        CacheTagInvalidator(
+            cache: ReadThroughCache<ByteBuffer>(
+                redis: redis, scheme: configuration.cacheKeyScheme, nearCacheBytes: 0, logger: logger,
+                decode: { payload, _ in payload }, cost: { $0.readableBytes }))
+    }
+}
+
 extension Backends {
-    /// The cache invalidator of a command that writes without serving (import, seed): it bumps
-    /// the tags in Redis and tells every gateway's near-cache, like a serving process would.
+    /// The cache invalidator of a command that writes without serving, and the Redis client it uses
+    /// (close it when done).
     public static func invalidator(configuration: GatewayConfiguration, logger: Logger) throws -> (
         any TagInvalidator, RedisClient
     ) {
-        let redisConfiguration: RedisConfiguration
-        do {
-            redisConfiguration = try RedisConfiguration(url: configuration.redisURL)
-        } catch {
-            throw ConfigurationError(setting: "GATEWAY_REDIS_URL", message: "\(error)")
-        }
-        let redis = RedisClient(configuration: redisConfiguration, logger: logger)
-        let cache = ReadThroughCache<ByteBuffer>(
-            redis: redis, scheme: configuration.cacheKeyScheme, nearCacheBytes: 0, logger: logger,
-            decode: { payload, _ in payload }, cost: { $0.readableBytes })
-        return (CacheTagInvalidator(cache: cache), redis)
+        let redis = RedisClient(configuration: try configuration.redisConfiguration(), logger: logger)
+        return (CacheTagInvalidator.withoutCache(redis: redis, configuration: configuration, logger: logger), redis)
     }
 }
