@@ -19,14 +19,15 @@ struct TestCache: Sendable {
     }()
 
     static func make(
-        url: String? = nil, prefix: String, policy: CachePolicy = CachePolicy(), nearCacheBytes: Int = 0
+        url: String? = nil, prefix: String, policy: CachePolicy = CachePolicy(), nearCacheBytes: Int = 0,
+        probe: (any CacheProbe)? = nil
     ) throws -> TestCache {
         var configuration = try RedisConfiguration(url: url ?? (try TestEnvironment.redisURL))
         configuration.commandTimeout = .milliseconds(500)
         let redis = RedisClient(configuration: configuration, logger: logger)
         let cache = ReadThroughCache<ByteBuffer>(
             redis: redis, scheme: CacheKeyScheme(prefix: prefix), policy: policy, nearCacheBytes: nearCacheBytes,
-            logger: logger, decode: { payload, _ in payload }, cost: { $0.readableBytes })
+            logger: logger, decode: { payload, _ in payload }, cost: { $0.readableBytes }, probe: probe)
         return TestCache(redis: redis, cache: cache, eventLoop: MultiThreadedEventLoopGroup.singleton.next())
     }
 

@@ -58,11 +58,23 @@ public final class ServiceProcess: @unchecked Sendable {
     /// Stops the process (SIGTERM, then SIGKILL) and waits until it is gone.
     public func stop() async {
         guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGCONT)
         process.terminate()
         for _ in 0..<50 where process.isRunning { try? await Task.sleep(for: .milliseconds(100)) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         self.process = nil
+    }
+
+    /// Freezes the process (SIGSTOP): its connections stay open and nothing answers, like a hung
+    /// server or a half-open connection.
+    public func suspend() {
+        if let process, process.isRunning { kill(process.processIdentifier, SIGSTOP) }
+    }
+
+    /// Lets a suspended process run again (SIGCONT).
+    public func resume() {
+        if let process, process.isRunning { kill(process.processIdentifier, SIGCONT) }
     }
 
     struct StartFailure: Error, CustomStringConvertible {

@@ -32,6 +32,7 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     private let flights = Mutex<[String: EventLoopFuture<CacheResult<Value>>]>([:])
     private let refreshing = Mutex<Set<String>>([])
     private let failedRefreshes = Mutex<[String: Int64]>([:])
+    private let probe: (any CacheProbe)?
 
     /// - Parameters:
     ///   - nearCacheBytes: the near-cache's budget; 0 turns it off.
@@ -40,8 +41,9 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     public init(
         redis: RedisClient, scheme: CacheKeyScheme = CacheKeyScheme(), policy: CachePolicy = CachePolicy(),
         nearCacheBytes: Int = 64 << 20, logger: Logger, decode: @escaping Decode,
-        cost: @escaping @Sendable (Value) -> Int
+        cost: @escaping @Sendable (Value) -> Int, probe: (any CacheProbe)? = nil
     ) {
+        self.probe = probe
         self.redis = redis
         self.scheme = scheme
         self.policy = policy
@@ -96,7 +98,15 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         }
         let snapshot = near?.snapshot(tags: tags)
         let generationKeys = self.generationKeys(tags)
-        return redis.mget([entryKey] + generationKeys, on: eventLoop)
+        let probe = self.probe
+        let before: EventLoopFuture<Void> =
+            probe.map { probe in eventLoop.makeFutureWithTask { try await probe.before(.read, key: entryKey) } }
+            ?? eventLoop.makeSucceededVoidFuture()
+        return before.flatMap { self.redis.mget([entryKey] + generationKeys, on: eventLoop) }
+            .flatMap { values in
+                guard let probe else { return eventLoop.makeSucceededFuture(values) }
+                return eventLoop.makeFutureWithTask { await probe.after(.read, key: entryKey) }.map { values }
+            }
             .map { Optional($0) }
             .flatMapError { [metrics] _ in
                 metrics.redisErrors.increment()
@@ -210,11 +220,13 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     public func invalidate(tags: [String], mode: InvalidationMode = .hard) async throws {
         guard !tags.isEmpty else { return }
         near?.invalidate(tags: tags)
+        try await probe?.before(.invalidate, key: tags.joined(separator: ","))
         let keys = tags.map { mode == .hard ? scheme.hardGeneration($0) : scheme.softGeneration($0) }
         let message = "\(mode == .hard ? "h" : "s")|\(tags.joined(separator: ","))"
         _ = try await redis.evalScript(
             CacheScripts.invalidate, keys: keys, arguments: [.string(scheme.invalidationChannel), .string(message)]
         ).get()
+        await probe?.after(.invalidate, key: tags.joined(separator: ","))
         (mode == .hard ? metrics.hardInvalidations : metrics.softInvalidations).increment(by: tags.count)
     }
 
@@ -393,6 +405,7 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         }
         var stored = false
         do {
+            try await probe?.before(.store, key: scheme.entry(key))
             let reply = try await redis.evalScript(
                 CacheScripts.storeIfUnchanged, keys: [scheme.entry(key), scheme.lease(key)] + generationKeys(tags),
                 arguments: [.bytes(entry.encoded()), .integer(hardTTL.milliseconds), .string(leaseToken)] + expected
@@ -401,6 +414,7 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         } catch {
             metrics.redisErrors.increment()
         }
+        await probe?.after(.store, key: scheme.entry(key))
         metrics.misses.increment()
         if stored { metrics.fills.increment() } else { metrics.fillsRefused.increment() }
         let value = decode(payload, negative)
