@@ -55,7 +55,7 @@ public struct GatewayApplication: Sendable {
         // may cache.
         invalidator =
             cache.map { CacheTagInvalidator(cache: $0) as any TagInvalidator }
-            ?? CacheTagInvalidator.withoutCache(redis: redis, configuration: configuration, logger: logger)
+            ?? CacheTagInvalidator.withoutCache(redis: redis, configuration: configuration)
         let renderer = StorefrontRenderer(catalog: backends.catalog, mode: configuration.loadingMode)
         let responder = CatalogResponder(renderer: renderer, cache: cache, cacheControl: cacheControl, logger: logger)
         self.responder = responder
@@ -87,6 +87,7 @@ public struct GatewayApplication: Sendable {
     public var services: [any Service] {
         var services: [any Service] = [backends.postgres, redis]
         if let subscriber { services.append(subscriber) }
+        if let cache { services.append(cache.refresher) }
         services.append(relay)
         services.append(storefront)
         if let secureStorefront { services.append(secureStorefront) }

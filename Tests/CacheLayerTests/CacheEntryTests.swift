@@ -27,7 +27,8 @@ import Testing
         let scheme = CacheKeyScheme(prefix: "gw", version: 1)
         let key = CacheKey(slot: "category:42", name: "newest:20:1")
         #expect(scheme.entry(key) == "gw:v1:{category:42}:e:newest:20:1")
-        #expect(scheme.lease(key) == "gw:v1:{category:42}:l:newest:20:1")
+        #expect(
+            scheme.lease(key, generations: [.init(hard: 3, soft: 1)]) == "gw:v1:{category:42}:l:newest:20:1@3.1")
         #expect(scheme.hardGeneration("category:42") == "gw:v1:{category:42}:gh")
     }
 }

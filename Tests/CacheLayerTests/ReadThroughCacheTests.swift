@@ -136,6 +136,40 @@ import Testing
         #expect(calls.count == 1)
     }
 
+    @Test func aSoftInvalidationOfManyEntriesRefreshesThroughTheBoundedQueue() async throws {
+        var policy = CachePolicy()
+        policy.refreshConcurrency = 1
+        policy.refreshQueueLimit = 5
+        let test = try make(policy: policy)
+        let keys = (0..<50).map { CacheKey(slot: "category:3", name: "page\($0)") }
+        for key in keys { _ = try await test.fetch(key, tags: ["category:3"]) { .found(buffer("v1")) } }
+        try await test.cache.invalidate(tags: ["category:3"], mode: .soft)
+        let release = Latch()
+        let calls = CallCounter()
+        for key in keys {
+            let result = try await test.fetch(key, tags: ["category:3"]) {
+                calls.increment()
+                await release.wait()
+                return .found(buffer("v2"))
+            }
+            #expect(result.outcome == .stale(.invalidated))
+            #expect(result.value == buffer("v1"))
+        }
+        #expect(test.cache.refresher.counts.running <= 1)
+        #expect(test.cache.refresher.counts.queued <= 5)
+        await release.open()
+        for _ in 0..<200 where test.cache.refresher.counts.running > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(calls.count == 6, "one running and five queued refreshes; the other 44 were dropped")
+        // A dropped refresh is asked again by a later read.
+        let later = try await test.fetch(keys[49], tags: ["category:3"]) { .found(buffer("v2")) }
+        #expect(later.outcome == .stale(.invalidated))
+        for _ in 0..<200 {
+            if try await test.fetch(keys[49], tags: ["category:3"]) { .found(buffer("v2")) }.outcome == .hit { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(try await test.fetch(keys[49], tags: ["category:3"]) { .found(buffer("v3")) }.value == buffer("v2"))
+    }
+
     @Test func staleIfErrorServesTheLastGoodBytesWhenTheLoaderFails() async throws {
         var policy = CachePolicy()
         policy.softTTL = .milliseconds(100)

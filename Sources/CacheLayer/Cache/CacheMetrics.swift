@@ -10,8 +10,6 @@ struct CacheMetrics: Sendable {
     let fills = Counter(label: "cache_fills_total")
     let fillsRefused = Counter(label: "cache_fills_not_stored_total")
     let leaseWaits = Counter(label: "cache_lease_waits_total")
-    let refreshes = Counter(label: "cache_refreshes_total")
-    let refreshFailures = Counter(label: "cache_refresh_failures_total")
     let hardInvalidations = Counter(label: "cache_invalidations_total", dimensions: [("mode", "hard")])
     let softInvalidations = Counter(label: "cache_invalidations_total", dimensions: [("mode", "soft")])
     let redisErrors = Counter(label: "cache_redis_errors_total")

@@ -15,6 +15,16 @@ public struct CachePolicy: Sendable, Hashable {
     public var earlyRefreshBeta: Double = 0
     /// The near-cache's outer bound on staleness, should an invalidation message be lost.
     public var nearCacheTTL: Duration = .seconds(5)
+    /// How often the invalidation subscription is pinged to prove it alive.
+    public var invalidationPingInterval: Duration = .seconds(1)
+    /// With no reply for this long the subscription counts as down and the near-cache goes off.
+    public var invalidationTimeout: Duration = .seconds(2)
+    /// Background refreshes running at once.
+    public var refreshConcurrency = 4
+    /// Background refreshes waiting at most; more are dropped (served stale until a later read).
+    public var refreshQueueLimit = 1000
+    /// Loads shared through single-flight at once; past that a reader loads on its own.
+    public var singleFlightCapacity = 10_000
 
     public init() {}
 }
@@ -23,5 +33,10 @@ extension Duration {
     var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

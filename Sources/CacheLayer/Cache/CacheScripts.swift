@@ -23,4 +23,12 @@ enum CacheScripts {
         redis.call('PUBLISH', ARGV[1], ARGV[2])
         return #KEYS
         """
+
+    /// Releases a fill lease if the caller still holds it (its loader failed).
+    ///
+    /// KEYS: lease. ARGV: token.
+    static let releaseLease = """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+        return 0
+        """
 }

@@ -3,14 +3,18 @@ import Synchronization
 
 /// The in-process near-cache (L1): bounded by bytes, least recently used out first, evicted by tag.
 ///
-/// It holds values only while the invalidation channel is connected: a process that may have
-/// missed a message flushes everything. An insert carries the tag epochs read before its load
-/// began; if an invalidation of one of its tags arrived since, the insert is dropped, so a slow
-/// loader cannot put old bytes back after the invalidation passed.
+/// It holds values only while the invalidation channel is proven alive: a process that may have
+/// missed a message flushes everything and stays off until the channel is back.
+///
+/// Inserts are fenced by a sequence number. Every invalidation, flush, and switch on or off
+/// advances it; a load takes a `Snapshot` of it before reading Redis and may insert only if none of
+/// its tags was invalidated, and nothing was flushed, since. So a slow load cannot put old bytes
+/// back after an invalidation passed, nor fill the cache with what it read while the channel was
+/// down. The per-tag record is bounded (`trackedTags`): when full it is cleared and every snapshot
+/// taken before is refused, which costs a few inserts and never admits an old one.
 public final class NearCache<Value: Sendable>: Sendable {
-    public struct Snapshot: Sendable {
-        let epochs: [UInt64]
-        let flushEpoch: UInt64
+    public struct Snapshot: Sendable, Hashable {
+        let sequence: UInt64
     }
 
     struct Entry {
@@ -26,8 +30,11 @@ public final class NearCache<Value: Sendable>: Sendable {
     struct State {
         var entries: [String: Entry] = [:]
         var byTag: [String: Set<String>] = [:]
-        var tagEpochs: [String: UInt64] = [:]
-        var flushEpoch: UInt64 = 0
+        /// The sequence number of each tag's last invalidation.
+        var invalidatedAt: [String: UInt64] = [:]
+        var sequence: UInt64 = 0
+        /// Snapshots older than this are refused (a flush, a switch, a cleared tag record).
+        var floor: UInt64 = 0
         var enabled = false
         var bytes = 0
         /// Least recently used end.
@@ -37,23 +44,30 @@ public final class NearCache<Value: Sendable>: Sendable {
     }
 
     public let capacityBytes: Int
+    /// Most tags whose last invalidation is remembered.
+    public let trackedTags: Int
     let ttl: Duration
     private let state = Mutex(State())
 
-    public init(capacityBytes: Int, ttl: Duration) {
+    public init(capacityBytes: Int, ttl: Duration, trackedTags: Int = 100_000) {
         self.capacityBytes = capacityBytes
         self.ttl = ttl
+        self.trackedTags = max(1, trackedTags)
     }
 
     public var byteCount: Int { state.withLock { $0.bytes } }
     public var count: Int { state.withLock { $0.entries.count } }
     public var isEnabled: Bool { state.withLock { $0.enabled } }
+    /// Tags whose last invalidation is remembered now (at most `trackedTags`).
+    public var trackedTagCount: Int { state.withLock { $0.invalidatedAt.count } }
 
-    /// Turns the cache on (the invalidation channel is up) or off and empty (it is down).
+    /// Turns the cache on (the invalidation channel is proven alive) or off and empty. Either way
+    /// no load that began before can insert.
     public func setEnabled(_ enabled: Bool) {
         state.withLock { state in
             if !enabled { Self.removeAll(&state) }
             state.enabled = enabled
+            Self.fenceAll(&state)
         }
     }
 
@@ -70,14 +84,13 @@ public final class NearCache<Value: Sendable>: Sendable {
         }
     }
 
-    /// The epochs of `tags` now: pass it to `insert` after loading.
-    public func snapshot(tags: [String]) -> Snapshot {
-        state.withLock { state in
-            Snapshot(epochs: tags.map { state.tagEpochs[$0] ?? 0 }, flushEpoch: state.flushEpoch)
-        }
+    /// The fence to pass to `insert`: take it before reading Redis.
+    public func snapshot() -> Snapshot {
+        state.withLock { Snapshot(sequence: $0.sequence) }
     }
 
-    /// Inserts unless disabled, too large, or one of its tags was invalidated since `snapshot`.
+    /// Inserts unless off, too large, or one of its tags was invalidated (or the cache flushed or
+    /// switched) since `snapshot`.
     /// - Returns: whether the value was inserted.
     @discardableResult
     public func insert(_ key: String, value: Value, cost: Int, tags: [String], softExpiry: Int64, snapshot: Snapshot)
@@ -86,8 +99,8 @@ public final class NearCache<Value: Sendable>: Sendable {
         guard cost <= capacityBytes / 4 else { return false }
         let expiresAt = NIODeadline.now() + .milliseconds(ttl.milliseconds)
         return state.withLock { state in
-            guard state.enabled, state.flushEpoch == snapshot.flushEpoch,
-                tags.map({ state.tagEpochs[$0] ?? 0 }) == snapshot.epochs
+            guard state.enabled, snapshot.sequence >= state.floor,
+                tags.allSatisfy({ (state.invalidatedAt[$0] ?? 0) <= snapshot.sequence })
             else { return false }
             if state.entries[key] != nil { Self.remove(key, from: &state) }
             state.entries[key] = Entry(
@@ -103,20 +116,35 @@ public final class NearCache<Value: Sendable>: Sendable {
         }
     }
 
-    /// Evicts every entry carrying one of `tags`, and makes loads that began before now unable to
-    /// insert under them.
+    /// Evicts every entry carrying one of `tags`, and refuses inserts of loads that began before.
     public func invalidate(tags: [String]) {
         state.withLock { state in
+            state.sequence &+= 1
+            if state.invalidatedAt.count + tags.count > trackedTags {
+                // Forget every tag, and with them every snapshot taken so far.
+                state.invalidatedAt.removeAll(keepingCapacity: true)
+                state.floor = state.sequence
+            }
             for tag in tags {
-                state.tagEpochs[tag, default: 0] &+= 1
+                if state.invalidatedAt.count < trackedTags { state.invalidatedAt[tag] = state.sequence }
                 guard let keys = state.byTag[tag] else { continue }
                 for key in keys { Self.remove(key, from: &state) }
             }
         }
     }
 
+    /// Empties the cache; no load that began before can insert.
     public func removeAll() {
-        state.withLock { Self.removeAll(&$0) }
+        state.withLock { state in
+            Self.removeAll(&state)
+            Self.fenceAll(&state)
+        }
+    }
+
+    private static func fenceAll(_ state: inout State) {
+        state.sequence &+= 1
+        state.floor = state.sequence
+        state.invalidatedAt.removeAll(keepingCapacity: false)
     }
 
     private static func removeAll(_ state: inout State) {
@@ -125,15 +153,12 @@ public final class NearCache<Value: Sendable>: Sendable {
         state.bytes = 0
         state.oldest = nil
         state.newest = nil
-        state.flushEpoch &+= 1
     }
 
     private static func touch(_ key: String, in state: inout State) {
         guard state.newest != key, let entry = state.entries[key] else { return }
-        // Unlink.
         if let older = entry.older { state.entries[older]?.newer = entry.newer } else { state.oldest = entry.newer }
         if let newer = entry.newer { state.entries[newer]?.older = entry.older }
-        // Link at the newest end.
         state.entries[key]?.older = state.newest
         state.entries[key]?.newer = nil
         if let newest = state.newest { state.entries[newest]?.newer = key }

@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -6,17 +5,14 @@ import Synchronization
 
 /// A read-through cache of opaque bytes in Redis, with a near-cache of decoded values in front.
 ///
-/// Guarantees (see `docs/cache.md`):
-/// - one filler: concurrent misses of a key run the loader once per process (single-flight) and,
-///   across processes, once per key while the fill lease holds (a waiter that times out loads for
-///   itself);
-/// - no stale set: a fill stores only if its tags' generations are unchanged since it read them
-///   before loading (checked atomically in Redis), and enters the near-cache only if no
-///   invalidation of its tags arrived meanwhile;
-/// - invalidation by tag: hard makes entries unreachable at once, soft serves them stale while one
-///   refresh runs; no key is scanned;
-/// - stale-while-revalidate past the soft TTL, stale-if-error when that refresh fails;
-/// - Redis down: loads go straight to the loader, never waiting on a dead connection.
+/// It only composes its parts (see `docs/cache.md`): `EntryPolicy` says whether what Redis holds
+/// is fresh, stale or a miss; `SingleFlight` shares one load among readers that saw the same
+/// generations; `Filler` takes the lease, loads and stores conditionally; `Refresher` runs the
+/// background refreshes through one bounded queue; `TagGenerations` is what invalidations bump;
+/// `NearCache` and `NearCacheCoherence` keep the in-process copy coherent.
+///
+/// Read-your-writes in one process is exact: once `invalidate` has returned, no fetch that starts
+/// afterwards gets bytes loaded before it, from Redis, from a shared load or from the near-cache.
 public final class ReadThroughCache<Value: Sendable>: Sendable {
     public typealias Decode = @Sendable (_ payload: ByteBuffer, _ negative: Bool) -> Value
     public typealias Loader = @Sendable () async throws -> LoadResult
@@ -25,25 +21,39 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     public let scheme: CacheKeyScheme
     public let policy: CachePolicy
     public let near: NearCache<Value>?
+    public let generations: TagGenerations
+    /// Runs this cache's background refreshes: add it to the service group.
+    public let refresher: Refresher
+    let flights: SingleFlight<FlightKey, CacheResult<Value>>
+    private let filler: Filler
+    private let entryPolicy: EntryPolicy
     private let decode: Decode
     private let cost: @Sendable (Value) -> Int
     private let logger: Logger
     private let metrics = CacheMetrics()
-    private let flights = Mutex<[String: EventLoopFuture<CacheResult<Value>>]>([:])
-    private let refreshing = Mutex<Set<String>>([])
-    private let failedRefreshes = Mutex<[String: Int64]>([:])
     private let probe: (any CacheProbe)?
+    /// Advanced after every invalidation this process makes. Loads that bypass Redis (it could not
+    /// be read) are shared only by readers that started after the same invalidations.
+    private let localInvalidations = Atomic<UInt64>(0)
+
+    /// What a shared load depends on: the entry, and what its reader saw of the tags.
+    struct FlightKey: Hashable, Sendable {
+        let entry: String
+        let generations: [CacheEntry.Generation]
+        /// Set for a load that bypasses Redis: the count of this process's invalidations.
+        let bypassEpoch: UInt64?
+    }
 
     /// - Parameters:
     ///   - nearCacheBytes: the near-cache's budget; 0 turns it off.
     ///   - decode: turns stored payload bytes into the value served (done once per fill or Redis hit).
     ///   - cost: the bytes a value holds, for the near-cache budget.
+    ///   - probe: a test seam around each Redis round trip; `nil` in production.
     public init(
         redis: RedisClient, scheme: CacheKeyScheme = CacheKeyScheme(), policy: CachePolicy = CachePolicy(),
         nearCacheBytes: Int = 64 << 20, logger: Logger, decode: @escaping Decode,
         cost: @escaping @Sendable (Value) -> Int, probe: (any CacheProbe)? = nil
     ) {
-        self.probe = probe
         self.redis = redis
         self.scheme = scheme
         self.policy = policy
@@ -51,33 +61,32 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         self.decode = decode
         self.cost = cost
         self.logger = logger
+        self.probe = probe
+        self.entryPolicy = EntryPolicy(earlyRefreshBeta: policy.earlyRefreshBeta)
+        self.generations = TagGenerations(redis: redis, scheme: scheme, probe: probe, metrics: metrics)
+        self.refresher = Refresher(
+            concurrency: policy.refreshConcurrency, queueLimit: policy.refreshQueueLimit,
+            failureWindow: policy.softTTL, logger: logger)
+        self.flights = SingleFlight(capacity: policy.singleFlightCapacity)
+        self.filler = Filler(
+            redis: redis, scheme: scheme, generations: generations, policy: policy, entryPolicy: entryPolicy,
+            metrics: metrics, probe: probe)
     }
 
     /// The subscriber that keeps the near-cache coherent: add it to the service group. Until it
-    /// has subscribed, and whenever it loses the connection, the near-cache is off and empty.
+    /// has subscribed, and whenever the channel is lost or stops answering, the near-cache is off
+    /// and empty.
     public func makeInvalidationSubscriber(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton)
         -> RedisSubscriber
     {
-        RedisSubscriber(
-            configuration: redis.pool.configuration, channel: scheme.invalidationChannel, group: group, logger: logger,
-            onMessage: { [near] message in
-                guard let near, let bar = message.firstIndex(of: "|") else { return }
-                near.invalidate(tags: message[message.index(after: bar)...].split(separator: ",").map(String.init))
-            },
-            onState: { [near, logger] connected in
-                near?.setEnabled(connected)
-                logger.info(connected ? "near-cache on (invalidations subscribed)" : "near-cache off and flushed")
-            })
+        NearCacheCoherence(near: near, logger: logger).makeSubscriber(
+            configuration: redis.pool.configuration, channel: scheme.invalidationChannel,
+            pingInterval: policy.invalidationPingInterval, timeout: policy.invalidationTimeout, group: group)
     }
 
     /// The near-cache's fresh value for `key`: the data plane's synchronous hit path.
     public func nearValue(_ key: CacheKey) -> Value? {
-        guard let near, let (value, softExpiry) = near.lookup(scheme.entry(key)), softExpiry > Self.nowMilliseconds()
-        else {
-            return nil
-        }
-        metrics.nearHits.increment()
-        return value
+        nearResult(scheme.entry(key))?.value
     }
 
     /// Returns the value for `key`, loading and storing it on a miss.
@@ -86,49 +95,35 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     ///   - tags: what the value was built from; invalidating any of them reaches this entry. The
     ///     same key must always be fetched with the same tags.
     ///   - eventLoop: where the future completes (a Redis hit never leaves it).
-    ///   - loader: runs on a miss, at most once per process at a time for this key.
+    ///   - loader: runs on a miss, at most once per process at a time for this key and generations.
     public func fetch(
         _ key: CacheKey, tags: [String], on eventLoop: any EventLoop, loader: @escaping Loader
     ) -> EventLoopFuture<CacheResult<Value>> {
         let entryKey = scheme.entry(key)
-        if let near, let (value, softExpiry) = near.lookup(entryKey), softExpiry > Self.nowMilliseconds() {
-            metrics.nearHits.increment()
-            return eventLoop.makeSucceededFuture(
-                CacheResult(value: value, outcome: .nearHit, negative: false, softExpiry: softExpiry))
+        if let hit = nearResult(entryKey) { return eventLoop.makeSucceededFuture(hit) }
+        // Both fences are taken before Redis is read.
+        let snapshot = near?.snapshot()
+        let epoch = localInvalidations.load(ordering: .acquiring)
+        return read([entryKey] + generations.keys(for: tags), probeKey: entryKey, on: eventLoop).flatMap { values in
+            guard let values else { return self.bypass(entryKey, epoch: epoch, on: eventLoop, loader: loader) }
+            let current = TagGenerations.parse(values.dropFirst())
+            let entry = values[0].flatMap(CacheEntry.init(decoding:))
+            if let served = self.serve(
+                entry, generations: current, entryKey: entryKey, tags: tags, snapshot: snapshot,
+                refresh: { self.refresh(key, entryKey: entryKey, tags: tags, loader: loader) })
+            {
+                return eventLoop.makeSucceededFuture(served)
+            }
+            return self.fill(
+                key, entryKey: entryKey, tags: tags, observed: current, snapshot: snapshot, on: eventLoop,
+                loader: loader)
         }
-        let snapshot = near?.snapshot(tags: tags)
-        let generationKeys = self.generationKeys(tags)
-        let probe = self.probe
-        let before: EventLoopFuture<Void> =
-            probe.map { probe in eventLoop.makeFutureWithTask { try await probe.before(.read, key: entryKey) } }
-            ?? eventLoop.makeSucceededVoidFuture()
-        return before.flatMap { self.redis.mget([entryKey] + generationKeys, on: eventLoop) }
-            .flatMap { values in
-                guard let probe else { return eventLoop.makeSucceededFuture(values) }
-                return eventLoop.makeFutureWithTask { await probe.after(.read, key: entryKey) }.map { values }
-            }
-            .map { Optional($0) }
-            .flatMapError { [metrics] _ in
-                metrics.redisErrors.increment()
-                return eventLoop.makeSucceededFuture(nil)
-            }
-            .flatMap { values in
-                guard let values else { return self.bypass(entryKey, on: eventLoop, loader: loader) }
-                let generations = Self.generations(values.dropFirst())
-                if let result = self.evaluate(
-                    values[0], generations: generations, key: key, tags: tags, snapshot: snapshot, loader: loader)
-                {
-                    self.metrics.record(result.outcome)
-                    return eventLoop.makeSucceededFuture(result)
-                }
-                return self.fill(
-                    key, tags: tags, generations: generations, snapshot: snapshot, on: eventLoop, loader: loader)
-            }
     }
 
     /// Fetches many keys with one MGET and one loader call for all the misses.
     ///
-    /// - Parameter loader: called once with the positions of the missing items; returns what it
+    /// Stale items are loaded with the misses; should that load fail they are served stale.
+    /// - Parameter loader: called once with the positions of the items to load; returns what it
     ///   found for each (a position it leaves out is treated as not found, with an empty payload).
     public func fetchMany(
         _ items: [(key: CacheKey, tags: [String])], on eventLoop: any EventLoop,
@@ -136,296 +131,243 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     ) -> EventLoopFuture<[CacheResult<Value>]> {
         var results = [CacheResult<Value>?](repeating: nil, count: items.count)
         var pending: [Int] = []
-        let now = Self.nowMilliseconds()
         for (index, item) in items.enumerated() {
-            if let near, let (value, softExpiry) = near.lookup(scheme.entry(item.key)), softExpiry > now {
-                metrics.nearHits.increment()
-                results[index] = CacheResult(value: value, outcome: .nearHit, negative: false, softExpiry: softExpiry)
+            if let hit = nearResult(scheme.entry(item.key)) {
+                results[index] = hit
             } else {
                 pending.append(index)
             }
         }
         guard !pending.isEmpty else { return eventLoop.makeSucceededFuture(results.map { $0! }) }
-        let snapshots = pending.map { near?.snapshot(tags: items[$0].tags) }
+        let snapshot = near?.snapshot()
         var keys: [String] = pending.map { scheme.entry(items[$0].key) }
         var generationSlots: [String: Int] = [:]
         for index in pending {
-            for key in generationKeys(items[index].tags) where generationSlots[key] == nil {
+            for key in generations.keys(for: items[index].tags) where generationSlots[key] == nil {
                 generationSlots[key] = keys.count
                 keys.append(key)
             }
         }
-        let readKeys = keys
         let slots = generationSlots
-        // While Redis is down the pool fails the MGET at once (its reconnect backoff), so no check
-        // is needed up front.
-        let read: EventLoopFuture<[ByteBuffer?]?> = redis.mget(readKeys, on: eventLoop).map { Optional($0) }
-            .flatMapError { [metrics] _ in
-                metrics.redisErrors.increment()
-                return eventLoop.makeSucceededFuture(nil)
-            }
         let frozen = results
-        return read.flatMap { values in
+        let toRead = pending
+        return read(keys, probeKey: keys[0], on: eventLoop).flatMap { values in
             var results = frozen
-            var misses: [(index: Int, generations: [CacheEntry.Generation]?, snapshot: NearCache<Value>.Snapshot?)] = []
-            for (position, index) in pending.enumerated() {
+            // Items to load: their position, what was read of their tags, and a stale copy.
+            var loads: [(index: Int, observed: [CacheEntry.Generation]?, stale: CacheResult<Value>?)] = []
+            for (position, index) in toRead.enumerated() {
                 let item = items[index]
                 guard let values else {
-                    misses.append((index, nil, nil))
+                    loads.append((index, nil, nil))
                     continue
                 }
-                let generations = Self.generations(
-                    self.generationKeys(item.tags).map { values[slots[$0]!] }[...])
-                if let result = self.evaluate(
-                    values[position], generations: generations, key: item.key, tags: item.tags,
-                    snapshot: snapshots[position], loader: nil)
-                {
-                    self.metrics.record(result.outcome)
-                    results[index] = result
+                let current = TagGenerations.parse(
+                    self.generations.keys(for: item.tags).map { values[slots[$0]!] }[...])
+                let entry = values[position].flatMap(CacheEntry.init(decoding:))
+                let entryKey = self.scheme.entry(item.key)
+                let served = self.serve(
+                    entry, generations: current, entryKey: entryKey, tags: item.tags, snapshot: snapshot, refresh: nil)
+                if let served, served.outcome == .hit {
+                    results[index] = served
                 } else {
-                    misses.append((index, generations, snapshots[position]))
+                    loads.append((index, current, served))
                 }
             }
-            guard !misses.isEmpty else { return eventLoop.makeSucceededFuture(results.map { $0! }) }
-            let missing = misses
+            guard !loads.isEmpty else { return eventLoop.makeSucceededFuture(results.map { $0! }) }
             let partial = results
-            let promise = eventLoop.makePromise(of: [CacheResult<Value>].self)
-            promise.completeWithTask {
-                let loaded = try await loader(missing.map(\.index))
-                var results = partial
-                for miss in missing {
-                    let item = items[miss.index]
-                    let result = loaded[miss.index] ?? .notFound(ByteBuffer())
-                    guard let generations = miss.generations else {
-                        self.metrics.bypasses.increment()
-                        results[miss.index] = self.unstored(result, outcome: .bypass)
-                        continue
-                    }
-                    results[miss.index] = await self.store(
-                        result, key: item.key, tags: item.tags, generations: generations, leaseToken: "",
-                        snapshot: miss.snapshot, loadMilliseconds: 0)
-                }
-                return results.map { $0! }
+            let toLoad = loads
+            return eventLoop.makeFutureWithTask {
+                try await self.loadMany(items, loads: toLoad, into: partial, snapshot: snapshot, loader: loader)
             }
-            return promise.futureResult
         }
     }
 
     /// Invalidates every entry carrying one of `tags`.
     ///
-    /// Hard: once this returns, no fetch serves the old bytes from Redis, and this process's
-    /// near-cache has dropped them; other processes drop them when the message reaches them.
-    /// Soft: old entries are served stale while one refresh each runs.
+    /// Hard: once this returns, no fetch in this process serves the old bytes (from Redis, a shared
+    /// load or the near-cache); other processes' near-caches drop them when the message reaches
+    /// them. Soft: old entries are served stale while one refresh each runs.
     /// - Throws: `RedisError` when Redis could not be reached (the caller retries later).
     public func invalidate(tags: [String], mode: InvalidationMode = .hard) async throws {
         guard !tags.isEmpty else { return }
-        near?.invalidate(tags: tags)
-        try await probe?.before(.invalidate, key: tags.joined(separator: ","))
-        let keys = tags.map { mode == .hard ? scheme.hardGeneration($0) : scheme.softGeneration($0) }
-        let message = "\(mode == .hard ? "h" : "s")|\(tags.joined(separator: ","))"
-        _ = try await redis.evalScript(
-            CacheScripts.invalidate, keys: keys, arguments: [.string(scheme.invalidationChannel), .string(message)]
-        ).get()
-        await probe?.after(.invalidate, key: tags.joined(separator: ","))
-        (mode == .hard ? metrics.hardInvalidations : metrics.softInvalidations).increment(by: tags.count)
-    }
-
-    public enum InvalidationMode: String, Sendable, Hashable {
-        case hard
-        case soft
+        defer {
+            // After the bump: a load that read Redis before it can no longer enter the near-cache
+            // or be shared with readers that start from now on.
+            near?.invalidate(tags: tags)
+            localInvalidations.add(1, ordering: .releasing)
+        }
+        try await generations.invalidate(tags, mode: mode)
     }
 
     // MARK: - Reading
 
-    /// The served result for a stored entry, or `nil` when it must be loaded (absent, or stored
-    /// under an older hard generation).
-    private func evaluate(
-        _ stored: ByteBuffer?, generations: [CacheEntry.Generation], key: CacheKey, tags: [String],
-        snapshot: NearCache<Value>.Snapshot?, loader: Loader?
-    ) -> CacheResult<Value>? {
-        guard let stored, let entry = CacheEntry(decoding: stored), entry.generations.count == generations.count,
-            zip(entry.generations, generations).allSatisfy({ $0.hard == $1.hard })
+    private func nearResult(_ entryKey: String) -> CacheResult<Value>? {
+        guard let near, let (value, softExpiry) = near.lookup(entryKey), softExpiry > CacheClock.nowMilliseconds()
         else { return nil }
+        metrics.nearHits.increment()
+        return CacheResult(value: value, outcome: .nearHit, negative: false, softExpiry: softExpiry)
+    }
+
+    /// One MGET; `nil` when Redis could not be read (the caller bypasses it).
+    private func read(_ keys: [String], probeKey: String, on eventLoop: any EventLoop) -> EventLoopFuture<
+        [ByteBuffer?]?
+    > {
+        let values: EventLoopFuture<[ByteBuffer?]>
+        if let probe {
+            values = eventLoop.makeFutureWithTask { try await probe.before(.read, key: probeKey) }
+                .flatMap { self.redis.mget(keys, on: eventLoop) }
+                .flatMap { values in
+                    eventLoop.makeFutureWithTask { await probe.after(.read, key: probeKey) }.map { values }
+                }
+        } else {
+            values = redis.mget(keys, on: eventLoop)
+        }
+        return values.map { Optional($0) }.flatMapError { [metrics] _ in
+            metrics.redisErrors.increment()
+            return eventLoop.makeSucceededFuture(nil)
+        }
+    }
+
+    /// The answer for what Redis holds, or `nil` when it must be loaded. A fresh entry enters the
+    /// near-cache; a stale one is served while `refresh` runs.
+    private func serve(
+        _ entry: CacheEntry?, generations: [CacheEntry.Generation], entryKey: String, tags: [String],
+        snapshot: NearCache<Value>.Snapshot?, refresh: (() -> Void)?
+    ) -> CacheResult<Value>? {
+        let verdict = entryPolicy.verdict(for: entry, generations: generations, now: CacheClock.nowMilliseconds())
+        guard let entry, verdict != .miss else { return nil }
         let negative = entry.flags.contains(.negative)
         let value = decode(entry.payload, negative)
-        let now = Self.nowMilliseconds()
-        let softCurrent = zip(entry.generations, generations).allSatisfy { $0.soft == $1.soft }
-        let fresh = now < entry.softExpiry && !refreshesEarly(entry, now: now)
-        if softCurrent && fresh {
-            if let near, let snapshot {
-                near.insert(
-                    scheme.entry(key), value: value, cost: cost(value), tags: tags, softExpiry: entry.softExpiry,
-                    snapshot: snapshot)
-                metrics.nearBytes.record(near.byteCount)
-            }
+        switch verdict {
+        case .fresh:
+            insertNear(entryKey, value: value, tags: tags, softExpiry: entry.softExpiry, snapshot: snapshot)
+            metrics.hits.increment()
             return CacheResult(value: value, outcome: .hit, negative: negative, softExpiry: entry.softExpiry)
+        case .stale(let reason):
+            refresh?()
+            metrics.stale.increment()
+            return CacheResult(
+                value: value, outcome: .stale(refresher.recentlyFailed(entryKey) ? .refreshFailed : reason),
+                negative: negative, softExpiry: entry.softExpiry)
+        case .miss:
+            return nil
         }
-        let entryKey = scheme.entry(key)
-        if let loader { refreshInBackground(key, tags: tags, loader: loader) }
-        let failedAt = failedRefreshes.withLock { $0[entryKey] }
-        let reason: CacheOutcome.StaleReason =
-            failedAt.map { now - $0 < policy.softTTL.milliseconds } == true
-            ? .refreshFailed : (softCurrent ? .expired : .invalidated)
-        return CacheResult(value: value, outcome: .stale(reason), negative: negative, softExpiry: entry.softExpiry)
     }
 
-    /// XFetch: refresh early with a probability that grows as expiry nears and with the load time.
-    private func refreshesEarly(_ entry: CacheEntry, now: Int64) -> Bool {
-        guard policy.earlyRefreshBeta > 0, entry.loadMilliseconds > 0 else { return false }
-        let gap =
-            Double(entry.loadMilliseconds) * policy.earlyRefreshBeta * -log(Double.random(in: Double.ulpOfOne..<1))
-        return Double(now) + gap >= Double(entry.softExpiry)
-    }
-
-    private func generationKeys(_ tags: [String]) -> [String] {
-        var keys: [String] = []
-        keys.reserveCapacity(tags.count * 2)
-        for tag in tags {
-            keys.append(scheme.hardGeneration(tag))
-            keys.append(scheme.softGeneration(tag))
-        }
-        return keys
-    }
-
-    private static func generations(_ values: ArraySlice<ByteBuffer?>) -> [CacheEntry.Generation] {
-        var result: [CacheEntry.Generation] = []
-        var index = values.startIndex
-        while index + 1 < values.endIndex {
-            let hard = values[index].flatMap { Int64(String(buffer: $0)) } ?? 0
-            let soft = values[index + 1].flatMap { Int64(String(buffer: $0)) } ?? 0
-            result.append(CacheEntry.Generation(hard: hard, soft: soft))
-            index += 2
-        }
-        return result
-    }
-
-    static func nowMilliseconds() -> Int64 {
-        Int64(Date().timeIntervalSince1970 * 1000)
+    private func insertNear(
+        _ entryKey: String, value: Value, tags: [String], softExpiry: Int64, snapshot: NearCache<Value>.Snapshot?
+    ) {
+        guard let near, let snapshot else { return }
+        near.insert(entryKey, value: value, cost: cost(value), tags: tags, softExpiry: softExpiry, snapshot: snapshot)
+        metrics.nearBytes.record(near.byteCount)
     }
 
     // MARK: - Filling
 
-    /// Joins the fill of `key` running in this process, or starts it.
+    /// Joins the load of this process for the same key and generations, or starts it.
     private func fill(
-        _ key: CacheKey, tags: [String], generations: [CacheEntry.Generation], snapshot: NearCache<Value>.Snapshot?,
-        on eventLoop: any EventLoop, loader: @escaping Loader
+        _ key: CacheKey, entryKey: String, tags: [String], observed: [CacheEntry.Generation],
+        snapshot: NearCache<Value>.Snapshot?, on eventLoop: any EventLoop, loader: @escaping Loader
     ) -> EventLoopFuture<CacheResult<Value>> {
-        let entryKey = scheme.entry(key)
-        let (future, leader): (EventLoopFuture<CacheResult<Value>>, EventLoopPromise<CacheResult<Value>>?) =
-            flights.withLock { flights in
-                if let running = flights[entryKey] { return (running, nil) }
-                let promise = eventLoop.makePromise(of: CacheResult<Value>.self)
-                flights[entryKey] = promise.futureResult
-                return (promise.futureResult, promise)
-            }
-        if let leader {
-            leader.completeWithTask {
-                try await self.fillAsLeader(
-                    key, tags: tags, generations: generations, snapshot: snapshot, loader: loader)
-            }
-            leader.futureResult.whenComplete { _ in
-                _ = self.flights.withLock { $0.removeValue(forKey: entryKey) }
+        flights.run(FlightKey(entry: entryKey, generations: observed, bypassEpoch: nil), on: eventLoop) {
+            switch try await self.filler.fill(key, tags: tags, observed: observed, loader: loader) {
+            case .filledElsewhere(let entry):
+                let negative = entry.flags.contains(.negative)
+                let value = self.decode(entry.payload, negative)
+                self.insertNear(entryKey, value: value, tags: tags, softExpiry: entry.softExpiry, snapshot: snapshot)
+                return CacheResult(value: value, outcome: .hit, negative: negative, softExpiry: entry.softExpiry)
+            case .loaded(_, let entry, let stored):
+                let negative = entry.flags.contains(.negative)
+                let value = self.decode(entry.payload, negative)
+                if stored && !negative {
+                    self.insertNear(
+                        entryKey, value: value, tags: tags, softExpiry: entry.softExpiry, snapshot: snapshot)
+                }
+                return CacheResult(
+                    value: value, outcome: .miss(stored: stored), negative: negative, softExpiry: entry.softExpiry)
             }
         }
-        return future.hop(to: eventLoop)
     }
 
-    private func fillAsLeader(
-        _ key: CacheKey, tags: [String], generations: [CacheEntry.Generation], snapshot: NearCache<Value>.Snapshot?,
-        loader: Loader
-    ) async throws -> CacheResult<Value> {
-        let token = String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let leaseKey = scheme.lease(key)
-        let acquired: Bool
-        do {
-            let reply = try await redis.send(
-                RESPCommand(
-                    "SET", [.string(leaseKey), .string(token), "NX", "PX", .integer(policy.leaseTTL.milliseconds)])
+    /// Redis could not be read: load directly (shared by readers since the same invalidations),
+    /// store nothing.
+    private func bypass(_ entryKey: String, epoch: UInt64, on eventLoop: any EventLoop, loader: @escaping Loader)
+        -> EventLoopFuture<CacheResult<Value>>
+    {
+        flights.run(FlightKey(entry: entryKey, generations: [], bypassEpoch: epoch), on: eventLoop) {
+            let result = try await loader()
+            self.metrics.bypasses.increment()
+            return self.unstored(result, outcome: .bypass)
+        }
+    }
+
+    /// Queues a background refresh: it reads the generations then fills like a miss.
+    private func refresh(_ key: CacheKey, entryKey: String, tags: [String], loader: @escaping Loader) {
+        refresher.submit(entryKey) {
+            let snapshot = self.near?.snapshot()
+            let observed = try await self.generations.current(tags)
+            let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+            _ = try await self.fill(
+                key, entryKey: entryKey, tags: tags, observed: observed, snapshot: snapshot, on: eventLoop,
+                loader: loader
             ).get()
-            acquired = reply.string == "OK"
-        } catch {
-            metrics.redisErrors.increment()
-            acquired = true  // Redis trouble: load; the store below will likely fail too, harmlessly.
         }
-        if !acquired {
-            metrics.leaseWaits.increment()
-            if let filled = await waitForOtherFiller(key, tags: tags, snapshot: snapshot) { return filled }
-        }
-        let started = ContinuousClock.now
-        let result = try await loader()
-        let elapsed = (ContinuousClock.now - started).milliseconds
-        return await store(
-            result, key: key, tags: tags, generations: generations, leaseToken: acquired ? token : "",
-            snapshot: snapshot,
-            loadMilliseconds: UInt32(clamping: elapsed))
     }
 
-    /// Polls for the entry another process is filling, until the lease wait runs out.
-    private func waitForOtherFiller(
-        _ key: CacheKey, tags: [String], snapshot: NearCache<Value>.Snapshot?
-    ) async -> CacheResult<Value>? {
-        let deadline = ContinuousClock.now + policy.leaseWait
-        let keys = [scheme.entry(key)] + generationKeys(tags)
-        var delay = 10
-        while ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(delay))
-            delay = min(delay * 2, 100)
-            guard let values = try? await redis.mget(keys) else { return nil }
-            if let result = evaluate(
-                values[0], generations: Self.generations(values.dropFirst()), key: key, tags: tags, snapshot: snapshot,
-                loader: nil), case .hit = result.outcome
-            {
-                metrics.hits.increment()
-                return result
-            }
-        }
-        return nil
-    }
-
-    /// Stores a loaded value unless an invalidation intervened, and builds the result.
-    private func store(
-        _ result: LoadResult, key: CacheKey, tags: [String], generations: [CacheEntry.Generation], leaseToken: String,
-        snapshot: NearCache<Value>.Snapshot?, loadMilliseconds: UInt32
-    ) async -> CacheResult<Value> {
-        let now = Self.nowMilliseconds()
-        let (payload, negative) =
-            switch result {
-            case .found(let bytes): (bytes, false)
-            case .notFound(let bytes): (bytes, true)
-            }
-        let softTTL = negative ? policy.negativeTTL : policy.softTTL
-        let hardTTL = negative ? policy.negativeTTL : policy.hardTTL
-        let entry = CacheEntry(
-            flags: negative ? .negative : [], storedAt: now, softExpiry: now + softTTL.milliseconds,
-            loadMilliseconds: loadMilliseconds, generations: generations, payload: payload)
-        var expected: [RESPArgument] = []
-        for generation in generations {
-            expected.append(.string(String(generation.hard)))
-            expected.append(.string(String(generation.soft)))
-        }
-        var stored = false
+    /// The batch load of `fetchMany`: one loader call, then a conditional store per item.
+    private func loadMany(
+        _ items: [(key: CacheKey, tags: [String])],
+        loads: [(index: Int, observed: [CacheEntry.Generation]?, stale: CacheResult<Value>?)],
+        into partial: [CacheResult<Value>?], snapshot: NearCache<Value>.Snapshot?,
+        loader: @Sendable ([Int]) async throws -> [Int: LoadResult]
+    ) async throws -> [CacheResult<Value>] {
+        var results = partial
+        let loaded: [Int: LoadResult]
         do {
-            try await probe?.before(.store, key: scheme.entry(key))
-            let reply = try await redis.evalScript(
-                CacheScripts.storeIfUnchanged, keys: [scheme.entry(key), scheme.lease(key)] + generationKeys(tags),
-                arguments: [.bytes(entry.encoded()), .integer(hardTTL.milliseconds), .string(leaseToken)] + expected
-            ).get()
-            stored = reply.integer == 1
+            loaded = try await loader(loads.map(\.index))
         } catch {
-            metrics.redisErrors.increment()
+            // stale-if-error, when every item to load has a stale copy.
+            guard loads.allSatisfy({ $0.stale != nil }) else { throw error }
+            for load in loads {
+                var stale = load.stale!
+                stale.outcome = .stale(.refreshFailed)
+                results[load.index] = stale
+            }
+            return results.map { $0! }
         }
-        await probe?.after(.store, key: scheme.entry(key))
-        metrics.misses.increment()
-        if stored { metrics.fills.increment() } else { metrics.fillsRefused.increment() }
-        let value = decode(payload, negative)
-        if stored, !negative, let near, let snapshot {
-            near.insert(
-                scheme.entry(key), value: value, cost: cost(value), tags: tags, softExpiry: entry.softExpiry,
-                snapshot: snapshot)
-            metrics.nearBytes.record(near.byteCount)
+        await withTaskGroup(of: (Int, CacheResult<Value>).self) { group in
+            for load in loads {
+                let item = items[load.index]
+                let result = loaded[load.index] ?? .notFound(ByteBuffer())
+                guard let observed = load.observed else {
+                    metrics.bypasses.increment()
+                    results[load.index] = unstored(result, outcome: .bypass)
+                    continue
+                }
+                group.addTask {
+                    let outcome = await self.filler.store(
+                        result, key: item.key, tags: item.tags, generations: observed, lease: nil, loadMilliseconds: 0)
+                    guard case .loaded(_, let entry, let stored) = outcome else {
+                        return (load.index, self.unstored(result, outcome: .miss(stored: false)))
+                    }
+                    let negative = entry.flags.contains(.negative)
+                    let value = self.decode(entry.payload, negative)
+                    if stored && !negative {
+                        self.insertNear(
+                            self.scheme.entry(item.key), value: value, tags: item.tags, softExpiry: entry.softExpiry,
+                            snapshot: snapshot)
+                    }
+                    return (
+                        load.index,
+                        CacheResult(
+                            value: value, outcome: .miss(stored: stored), negative: negative,
+                            softExpiry: entry.softExpiry)
+                    )
+                }
+            }
+            for await (index, result) in group { results[index] = result }
         }
-        return CacheResult(
-            value: value, outcome: .miss(stored: stored), negative: negative, softExpiry: entry.softExpiry)
+        return results.map { $0! }
     }
 
     private func unstored(_ result: LoadResult, outcome: CacheOutcome) -> CacheResult<Value> {
@@ -434,55 +376,6 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
             CacheResult(value: decode(bytes, false), outcome: outcome, negative: false, softExpiry: 0)
         case .notFound(let bytes):
             CacheResult(value: decode(bytes, true), outcome: outcome, negative: true, softExpiry: 0)
-        }
-    }
-
-    /// Redis is unavailable: load directly (still one load per key in this process), store nothing.
-    private func bypass(_ entryKey: String, on eventLoop: any EventLoop, loader: @escaping Loader) -> EventLoopFuture<
-        CacheResult<Value>
-    > {
-        let flightKey = "bypass:" + entryKey
-        let (future, leader): (EventLoopFuture<CacheResult<Value>>, EventLoopPromise<CacheResult<Value>>?) =
-            flights.withLock { flights in
-                if let running = flights[flightKey] { return (running, nil) }
-                let promise = eventLoop.makePromise(of: CacheResult<Value>.self)
-                flights[flightKey] = promise.futureResult
-                return (promise.futureResult, promise)
-            }
-        if let leader {
-            leader.completeWithTask {
-                let result = try await loader()
-                self.metrics.bypasses.increment()
-                return self.unstored(result, outcome: .bypass)
-            }
-            leader.futureResult.whenComplete { _ in
-                _ = self.flights.withLock { $0.removeValue(forKey: flightKey) }
-            }
-        }
-        return future.hop(to: eventLoop)
-    }
-
-    /// One background refresh per key: reads the current generations, then fills like a miss.
-    private func refreshInBackground(_ key: CacheKey, tags: [String], loader: @escaping Loader) {
-        let entryKey = scheme.entry(key)
-        guard refreshing.withLock({ $0.insert(entryKey).inserted }) else { return }
-        metrics.refreshes.increment()
-        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
-        Task {
-            defer { _ = refreshing.withLock { $0.remove(entryKey) } }
-            do {
-                let values = try await redis.mget(generationKeys(tags))
-                let snapshot = near?.snapshot(tags: tags)
-                _ = try await fill(
-                    key, tags: tags, generations: Self.generations(values[...]), snapshot: snapshot, on: eventLoop,
-                    loader: loader
-                ).get()
-                _ = failedRefreshes.withLock { $0.removeValue(forKey: entryKey) }
-            } catch {
-                metrics.refreshFailures.increment()
-                failedRefreshes.withLock { $0[entryKey] = Self.nowMilliseconds() }
-                logger.warning("refresh failed; serving stale", metadata: ["key": "\(entryKey)", "error": "\(error)"])
-            }
         }
     }
 }

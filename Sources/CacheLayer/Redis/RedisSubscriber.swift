@@ -7,6 +7,10 @@ import Synchronization
 /// A dedicated connection subscribed to one channel, reconnecting with backoff. It tells its owner
 /// when it is up and when it went down, because a subscriber that missed messages must assume it
 /// missed invalidations.
+///
+/// "Up" means proven alive, not merely open: the connection is pinged every `pingInterval`, and
+/// one that has answered nothing for `livenessTimeout` (a hung server, a half-open connection) is
+/// closed and counts as down.
 public final class RedisSubscriber: Service, Sendable {
     public typealias MessageHandler = @Sendable (String) -> Void
     public typealias StateHandler = @Sendable (_ connected: Bool) -> Void
@@ -18,12 +22,16 @@ public final class RedisSubscriber: Service, Sendable {
     private let onMessage: MessageHandler
     private let onState: StateHandler
     private let connected = Atomic<Bool>(false)
+    private let pingInterval: Duration
+    private let livenessTimeout: Duration
 
     public init(
-        configuration: RedisConfiguration, channel: String,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        configuration: RedisConfiguration, channel: String, pingInterval: Duration = .seconds(1),
+        livenessTimeout: Duration = .seconds(2), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger, onMessage: @escaping MessageHandler, onState: @escaping StateHandler
     ) {
+        self.pingInterval = pingInterval
+        self.livenessTimeout = livenessTimeout
         self.configuration = configuration
         self.channelName = channel
         self.group = group
@@ -67,6 +75,8 @@ public final class RedisSubscriber: Service, Sendable {
     private func subscribe() async throws -> any Channel {
         let onMessage = self.onMessage
         let channelName = self.channelName
+        let liveness = RedisPubSubHandler.Liveness(
+            interval: .nanoseconds(pingInterval.nanoseconds), timeout: .nanoseconds(livenessTimeout.nanoseconds))
         let eventLoop = group.next()
         let confirmed = eventLoop.makePromise(of: Void.self)
         let connecting = ClientBootstrap(group: eventLoop)
@@ -75,7 +85,8 @@ public final class RedisSubscriber: Service, Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        RedisPubSubHandler(channel: channelName, confirmed: confirmed, onMessage: onMessage))
+                        RedisPubSubHandler(
+                            channel: channelName, confirmed: confirmed, liveness: liveness, onMessage: onMessage))
                 }
             }
             .connect(host: configuration.host, port: configuration.port)
@@ -109,22 +120,62 @@ public final class RedisSubscriber: Service, Sendable {
     }
 }
 
-/// Reads a subscribed connection: confirms the subscription, passes each message on.
+/// Reads a subscribed connection: confirms the subscription, passes each message on, and pings
+/// it, closing it when nothing has been heard for the liveness timeout.
 final class RedisPubSubHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Liveness: Sendable {
+        var interval: TimeAmount
+        var timeout: TimeAmount
+    }
 
     private let parser = RESPParser()
     private let channelName: String
     private let confirmed: EventLoopPromise<Void>
     private let onMessage: RedisSubscriber.MessageHandler
+    private let liveness: Liveness
+    private var lastHeard = NIODeadline.now()
+    private var pingTimer: Scheduled<Void>?
+    private static let ping = RESPCommand("PING").bytes
 
-    init(channel: String, confirmed: EventLoopPromise<Void>, onMessage: @escaping RedisSubscriber.MessageHandler) {
+    init(
+        channel: String, confirmed: EventLoopPromise<Void>, liveness: Liveness,
+        onMessage: @escaping RedisSubscriber.MessageHandler
+    ) {
         self.channelName = channel
         self.confirmed = confirmed
+        self.liveness = liveness
         self.onMessage = onMessage
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        lastHeard = .now()
+        schedulePing(context: context)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        pingTimer?.cancel()
+        pingTimer = nil
+    }
+
+    private func schedulePing(context: ChannelHandlerContext) {
+        pingTimer = context.eventLoop.assumeIsolated().scheduleTask(in: liveness.interval) {
+            guard context.channel.isActive else { return }
+            if NIODeadline.now() - self.lastHeard > self.liveness.timeout {
+                // Silent for too long: whatever was published meanwhile may be lost.
+                context.close(promise: nil)
+                return
+            }
+            context.writeAndFlush(self.wrapOutboundOut(Self.ping), promise: nil)
+            self.schedulePing(context: context)
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastHeard = .now()
         do {
             for reply in try parser.feed(unwrapInboundIn(data)) {
                 switch reply {
@@ -148,6 +199,8 @@ final class RedisPubSubHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        pingTimer?.cancel()
+        pingTimer = nil
         confirmed.fail(RedisError.connectionClosed("closed before the subscription was confirmed"))
         context.fireChannelInactive()
     }

@@ -8,6 +8,10 @@ extension GatewayConfiguration {
         policy.hardTTL = hardTTL
         policy.negativeTTL = negativeTTL
         policy.nearCacheTTL = nearCacheTTL
+        policy.invalidationPingInterval = invalidationPingInterval
+        policy.invalidationTimeout = invalidationTimeout
+        policy.refreshConcurrency = refreshConcurrency
+        policy.refreshQueueLimit = refreshQueueLimit
         return policy
     }
 

@@ -44,6 +44,18 @@ public struct GatewayConfiguration: Sendable {
         Setting(name: "GATEWAY_NEAR_CACHE_MB", defaultValue: "64", help: "near-cache budget in MiB"),
         Setting(name: "GATEWAY_NEAR_CACHE_TTL_MS", defaultValue: "5000", help: "near-cache outer staleness bound"),
         Setting(
+            name: "GATEWAY_INVALIDATION_PING_MS", defaultValue: "1000",
+            help: "how often the near-cache's invalidation subscription is pinged to prove it alive"),
+        Setting(
+            name: "GATEWAY_INVALIDATION_TIMEOUT_MS", defaultValue: "2000",
+            help: "silence after which the subscription counts as down and the near-cache goes off"),
+        Setting(
+            name: "GATEWAY_REFRESH_CONCURRENCY", defaultValue: "4",
+            help: "background refreshes (stale-while-revalidate) running at once"),
+        Setting(
+            name: "GATEWAY_REFRESH_QUEUE", defaultValue: "1000",
+            help: "background refreshes waiting at most; more are dropped and served stale meanwhile"),
+        Setting(
             name: "GATEWAY_CACHE_SOFT_TTL_S", defaultValue: "60",
             help: "seconds an entry is fresh (Cache-Control max-age)"),
         Setting(
@@ -80,6 +92,10 @@ public struct GatewayConfiguration: Sendable {
     public var cacheMode: CacheMode
     public var nearCacheBytes: Int
     public var nearCacheTTL: Duration
+    public var invalidationPingInterval: Duration
+    public var invalidationTimeout: Duration
+    public var refreshConcurrency: Int
+    public var refreshQueueLimit: Int
     public var softTTL: Duration
     public var hardTTL: Duration
     public var negativeTTL: Duration
@@ -149,6 +165,14 @@ public struct GatewayConfiguration: Sendable {
         self.cacheMode = cacheMode
         nearCacheBytes = try integer("GATEWAY_NEAR_CACHE_MB", in: 1...65536) << 20
         nearCacheTTL = .milliseconds(try integer("GATEWAY_NEAR_CACHE_TTL_MS", in: 10...3_600_000))
+        invalidationPingInterval = .milliseconds(try integer("GATEWAY_INVALIDATION_PING_MS", in: 10...60_000))
+        invalidationTimeout = .milliseconds(try integer("GATEWAY_INVALIDATION_TIMEOUT_MS", in: 20...600_000))
+        guard invalidationTimeout > invalidationPingInterval else {
+            throw ConfigurationError(
+                setting: "GATEWAY_INVALIDATION_TIMEOUT_MS", message: "must be longer than GATEWAY_INVALIDATION_PING_MS")
+        }
+        refreshConcurrency = try integer("GATEWAY_REFRESH_CONCURRENCY", in: 1...256)
+        refreshQueueLimit = try integer("GATEWAY_REFRESH_QUEUE", in: 0...1_000_000)
         softTTL = .seconds(try integer("GATEWAY_CACHE_SOFT_TTL_S", in: 1...86_400))
         hardTTL = .seconds(try integer("GATEWAY_CACHE_HARD_TTL_S", in: 1...2_592_000))
         negativeTTL = .seconds(try integer("GATEWAY_CACHE_NEGATIVE_TTL_S", in: 1...3600))

@@ -52,7 +52,7 @@ struct HookRoutes: Sendable {
         let categories = try body.integers("categories") ?? []
         let all = try body.bool("all") ?? false
         let modeText = try body.string("mode") ?? "hard"
-        guard let mode = ReadThroughCache<PreparedResponse>.InvalidationMode(rawValue: modeText) else {
+        guard let mode = InvalidationMode(rawValue: modeText) else {
             throw Problem.badRequest("field 'mode' must be hard or soft, got '\(modeText.prefix(20))'")
         }
         guard all || !products.isEmpty || !categories.isEmpty else {

@@ -1,17 +1,13 @@
 import CacheLayer
 import Hybrid
 import Logging
-import NIOCore
 
-extension CacheTagInvalidator where Value == ByteBuffer {
+extension CacheTagInvalidator {
     /// An invalidator for a process that writes without caching (import, seed, a gateway with the
     /// cache off): it bumps the tags in Redis under the configured key scheme and tells every
     /// gateway's near-cache, like a caching process would.
-    public static func withoutCache(redis: RedisClient, configuration: GatewayConfiguration, logger: Logger) -> Self {
-        CacheTagInvalidator(
-            cache: ReadThroughCache<ByteBuffer>(
-                redis: redis, scheme: configuration.cacheKeyScheme, nearCacheBytes: 0, logger: logger,
-                decode: { payload, _ in payload }, cost: { $0.readableBytes }))
+    public static func withoutCache(redis: RedisClient, configuration: GatewayConfiguration) -> Self {
+        CacheTagInvalidator(generations: TagGenerations(redis: redis, scheme: configuration.cacheKeyScheme))
     }
 }
 
@@ -22,6 +18,6 @@ extension Backends {
         any TagInvalidator, RedisClient
     ) {
         let redis = RedisClient(configuration: try configuration.redisConfiguration(), logger: logger)
-        return (CacheTagInvalidator.withoutCache(redis: redis, configuration: configuration, logger: logger), redis)
+        return (CacheTagInvalidator.withoutCache(redis: redis, configuration: configuration), redis)
     }
 }

@@ -1,0 +1,112 @@
+import NIOCore
+
+/// How an invalidation treats the entries it reaches.
+public enum InvalidationMode: String, Sendable, Hashable, CaseIterable {
+    /// Once `invalidate` returns, no reader gets the old bytes.
+    case hard
+    /// The old bytes are served stale while one refresh per entry runs (for bulk hooks).
+    case soft
+}
+
+/// The generation counters of tags in Redis: what readers compare entries against, and what
+/// writers and hooks bump. A process that writes without serving (import, seed, a gateway with the
+/// cache off) needs only this, not a cache.
+public struct TagGenerations: Sendable {
+    public let redis: RedisClient
+    public let scheme: CacheKeyScheme
+    let probe: (any CacheProbe)?
+    let metrics: CacheMetrics
+
+    public init(redis: RedisClient, scheme: CacheKeyScheme = CacheKeyScheme(), probe: (any CacheProbe)? = nil) {
+        self.init(redis: redis, scheme: scheme, probe: probe, metrics: CacheMetrics())
+    }
+
+    init(redis: RedisClient, scheme: CacheKeyScheme, probe: (any CacheProbe)?, metrics: CacheMetrics) {
+        self.redis = redis
+        self.scheme = scheme
+        self.probe = probe
+        self.metrics = metrics
+    }
+
+    /// The keys of the hard and soft generation of each tag, in tag order.
+    public func keys(for tags: [String]) -> [String] {
+        var keys: [String] = []
+        keys.reserveCapacity(tags.count * 2)
+        for tag in tags {
+            keys.append(scheme.hardGeneration(tag))
+            keys.append(scheme.softGeneration(tag))
+        }
+        return keys
+    }
+
+    /// The generations in the values of `keys(for:)` (a missing or unreadable value is 0).
+    public static func parse(_ values: ArraySlice<ByteBuffer?>) -> [CacheEntry.Generation] {
+        var result: [CacheEntry.Generation] = []
+        result.reserveCapacity(values.count / 2)
+        var index = values.startIndex
+        while index + 1 < values.endIndex {
+            result.append(CacheEntry.Generation(hard: counter(values[index]), soft: counter(values[index + 1])))
+            index += 2
+        }
+        return result
+    }
+
+    /// A counter as Redis stores it: decimal digits, at most 19 of them (INCR stays within Int64).
+    static func counter(_ value: ByteBuffer?) -> Int64 {
+        guard let value, value.readableBytes > 0, value.readableBytes <= 19 else { return 0 }
+        var number: Int64 = 0
+        for byte in value.readableBytesView {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return 0 }
+            let (shifted, overflow1) = number.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = shifted.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+            if overflow1 || overflow2 { return 0 }
+            number = sum
+        }
+        return number
+    }
+
+    /// The generations of `tags` now.
+    public func current(_ tags: [String]) async throws -> [CacheEntry.Generation] {
+        Self.parse(try await redis.mget(keys(for: tags))[...])
+    }
+
+    /// Bumps the generation of every tag (hard or soft) in one atomic script that also publishes
+    /// the tags to every process's near-cache.
+    /// - Throws: `RedisError` when Redis could not be reached; the caller keeps the invalidation
+    ///   (the outbox) and retries.
+    public func invalidate(_ tags: [String], mode: InvalidationMode) async throws {
+        guard !tags.isEmpty else { return }
+        let keys = tags.map { mode == .hard ? scheme.hardGeneration($0) : scheme.softGeneration($0) }
+        let message = InvalidationMessage(mode: mode, tags: tags).text
+        if let probe { try await probe.before(.invalidate, key: tags.joined(separator: ",")) }
+        _ = try await redis.evalScript(
+            CacheScripts.invalidate, keys: keys, arguments: [.string(scheme.invalidationChannel), .string(message)]
+        ).get()
+        if let probe { await probe.after(.invalidate, key: tags.joined(separator: ",")) }
+        (mode == .hard ? metrics.hardInvalidations : metrics.softInvalidations).increment(by: tags.count)
+    }
+}
+
+/// What travels on the invalidation channel: `h|tag,tag` or `s|tag,tag`.
+public struct InvalidationMessage: Sendable, Hashable {
+    public var mode: InvalidationMode
+    public var tags: [String]
+
+    public init(mode: InvalidationMode, tags: [String]) {
+        self.mode = mode
+        self.tags = tags
+    }
+
+    public var text: String { (mode == .hard ? "h|" : "s|") + tags.joined(separator: ",") }
+
+    /// Reads a message; `nil` for anything else.
+    public init?(_ text: String) {
+        guard let bar = text.firstIndex(of: "|") else { return nil }
+        switch text[..<bar] {
+        case "h": mode = .hard
+        case "s": mode = .soft
+        default: return nil
+        }
+        tags = text[text.index(after: bar)...].split(separator: ",").map(String.init)
+    }
+}
