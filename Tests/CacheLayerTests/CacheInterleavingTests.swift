@@ -23,10 +23,12 @@ import Testing
 
     /// 1. A reader whose `MGET` already saw the write's generation must not join a fill that began
     /// before the write (nor wait for that fill's lease): it loads the new bytes itself.
-    @Test func aReaderAfterTheWriteDoesNotJoinAFillThatBeganBeforeIt() async throws {
+    @Test(arguments: [false, true])
+    func aReaderAfterTheWriteDoesNotJoinAFillThatBeganBeforeIt(nearCache: Bool) async throws {
         var policy = CachePolicy()
         policy.leaseWait = .seconds(10)
-        let test = try make(policy: policy)
+        let test = try make(nearCacheBytes: nearCache ? 1 << 20 : 0, policy: policy)
+        test.cache.near?.setEnabled(true)
         let database = Stored("v1")
         let loading = Latch()
         let release = Latch()
@@ -227,5 +229,64 @@ import Testing
             }
             #expect(near.isEnabled, "the near-cache did not come back with the channel")
         }
+    }
+}
+
+/// Redis loses its data (a restart without persistence) while a load runs: the tag generations
+/// start again, and must not climb back to the values the old load saw.
+@Suite(.serialized) struct GenerationLossTests {
+    @Test func aLoadFromBeforeARedisRestartNeitherStoresNorIsShared() async throws {
+        let redis = try ServiceProcess.redis()
+        try await redis.start()
+        do {
+            try await check(redis)
+        } catch {
+            await redis.stop()
+            throw error
+        }
+        await redis.stop()
+    }
+
+    func check(_ redis: ServiceProcess) async throws {
+        var policy = CachePolicy()
+        policy.leaseWait = .seconds(10)
+        let test = try TestCache.make(url: "redis://127.0.0.1:\(redis.port)/0", prefix: "loss", policy: policy)
+        let key = CacheKey(slot: "product:3", name: "detail")
+        let tags = ["product:3"]
+        try await test.cache.invalidate(tags: tags)  // the generation exists (a write happened long ago)
+        let database = Stored("v1")
+        let loading = Latch()
+        let release = Latch()
+        let early = Task {
+            try await test.fetch(key, tags: tags) {
+                let read = database.current
+                await loading.open()
+                await release.wait()
+                return .found(buffer(read))
+            }
+        }
+        await loading.wait()
+        await redis.stop()
+        try await redis.start()  // empty
+        database.current = "v2"
+        var acknowledged = false
+        for _ in 0..<100 where !acknowledged {
+            do {
+                try await test.cache.invalidate(tags: tags)
+                acknowledged = true
+            } catch {
+                try await Task.sleep(for: .milliseconds(50))  // the pool reconnects after its backoff
+            }
+        }
+        try #require(acknowledged)
+        let late = try await finished(within: .seconds(3)) {
+            try await test.fetch(key, tags: tags) { .found(buffer(database.current)) }
+        }
+        #expect(
+            late?.value == buffer("v2"),
+            "a read after the write got \(late.map { String(buffer: $0.value) } ?? "nothing within 3 s")")
+        await release.open()
+        #expect(try await early.value.outcome == .miss(stored: false), "a load from before the restart was stored")
+        #expect(try await test.fetch(key, tags: tags) { .found(buffer("unused")) }.value == buffer("v2"))
     }
 }

@@ -46,7 +46,9 @@ public struct CacheEntry: Sendable, Hashable {
     static let magic: (UInt8, UInt8) = (UInt8(ascii: "G"), UInt8(ascii: "W"))
     static let format: UInt8 = 1
 
-    public func encoded() -> ByteBuffer {
+    /// The stored form; `nil` for an entry with more tags than the format counts (65,535).
+    public func encoded() -> ByteBuffer? {
+        guard let tagCount = UInt16(exactly: generations.count) else { return nil }
         var buffer = ByteBufferAllocator().buffer(capacity: 34 + generations.count * 16 + payload.readableBytes)
         buffer.writeInteger(Self.magic.0)
         buffer.writeInteger(Self.magic.1)
@@ -55,7 +57,7 @@ public struct CacheEntry: Sendable, Hashable {
         buffer.writeInteger(storedAt)
         buffer.writeInteger(softExpiry)
         buffer.writeInteger(loadMilliseconds)
-        buffer.writeInteger(UInt16(generations.count))
+        buffer.writeInteger(tagCount)
         for generation in generations {
             buffer.writeInteger(generation.hard)
             buffer.writeInteger(generation.soft)
@@ -86,4 +88,7 @@ public struct CacheEntry: Sendable, Hashable {
         self.generations = generations
         self.payload = buffer
     }
+
+    /// An entry with more tags than the format can count.
+    struct TooManyTags: Error {}
 }

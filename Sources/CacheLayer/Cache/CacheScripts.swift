@@ -17,9 +17,19 @@ enum CacheScripts {
 
     /// Bumps generations and tells every process's near-cache.
     ///
+    /// A generation that does not exist (never bumped, or lost: a restart without persistence, an
+    /// eviction) starts from the server's clock in microseconds, not from 0: a counter that
+    /// restarted at 0 would climb back to values readers already saw, and a load that began before
+    /// the loss could then be stored, or shared, as if it were current.
+    ///
     /// KEYS: generation keys to bump. ARGV: channel, message.
     static let invalidate = """
-        for i = 1, #KEYS do redis.call('INCR', KEYS[i]) end
+        local now = redis.call('TIME')
+        local start = tonumber(now[1]) * 1000000 + tonumber(now[2])
+        for i = 1, #KEYS do
+            if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SET', KEYS[i], string.format('%d', start)) end
+            redis.call('INCR', KEYS[i])
+        end
         redis.call('PUBLISH', ARGV[1], ARGV[2])
         return #KEYS
         """

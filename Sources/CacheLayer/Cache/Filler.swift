@@ -89,11 +89,12 @@ struct Filler: Sendable {
         var stored = false
         do {
             if let probe { try await probe.before(.store, key: entryKey) }
+            guard let bytes = entry.encoded() else { throw CacheEntry.TooManyTags() }
             let reply = try await redis.evalScript(
                 CacheScripts.storeIfUnchanged,
                 keys: [entryKey, lease?.key ?? scheme.lease(key, generations: generations)]
                     + self.generations.keys(for: tags),
-                arguments: [.bytes(entry.encoded()), .integer(hardTTL.milliseconds), .string(lease?.token ?? "")]
+                arguments: [.bytes(bytes), .integer(hardTTL.milliseconds), .string(lease?.token ?? "")]
                     + expected
             ).get()
             stored = reply.integer == 1
@@ -106,27 +107,28 @@ struct Filler: Sendable {
         return .loaded(result, entry: entry, stored: stored)
     }
 
-    /// Polls for the entry the lease holder is loading, until `leaseWait` runs out or the
-    /// generations move on (the holder's store will then be refused).
+    /// Polls for the entry the lease holder is loading, until `leaseWait` runs out, the generations
+    /// move on (the holder's store will then be refused), or the lease is gone with no entry (the
+    /// holder failed).
     private func waitForHolder(_ key: CacheKey, tags: [String], observed: [CacheEntry.Generation]) async -> CacheEntry?
     {
         let deadline = ContinuousClock.now + policy.leaseWait
-        let keys = [scheme.entry(key)] + generations.keys(for: tags)
+        let keys = [scheme.entry(key), scheme.lease(key, generations: observed)] + generations.keys(for: tags)
         var delay = 10
         while ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(delay))
             delay = min(delay * 2, 100)
-            guard let values = try? await redis.mget(keys) else { return nil }
-            let current = TagGenerations.parse(values.dropFirst())
+            guard let values = try? await redis.mget(keys), values.count == keys.count else { return nil }
+            let current = TagGenerations.parse(values.dropFirst(2))
             guard current == observed else { return nil }
             let entry = values[0].flatMap(CacheEntry.init(decoding:))
             if let entry,
-                entryPolicy.verdict(for: entry, generations: current, now: CacheClock.nowMilliseconds())
-                    == .fresh
+                entryPolicy.verdict(for: entry, generations: current, now: CacheClock.nowMilliseconds()) == .fresh
             {
                 metrics.hits.increment()
                 return entry
             }
+            if values[1] == nil { return nil }
         }
         return nil
     }

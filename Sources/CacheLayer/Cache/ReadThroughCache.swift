@@ -21,7 +21,9 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     public let scheme: CacheKeyScheme
     public let policy: CachePolicy
     public let near: NearCache<Value>?
-    public let generations: TagGenerations
+    /// The tags' generations; invalidate through `invalidate(tags:mode:)`, which also fences this
+    /// process's near-cache and shared loads.
+    let generations: TagGenerations
     /// Runs this cache's background refreshes: add it to the service group.
     public let refresher: Refresher
     let flights: SingleFlight<FlightKey, CacheResult<Value>>
@@ -32,16 +34,20 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     private let logger: Logger
     private let metrics = CacheMetrics()
     private let probe: (any CacheProbe)?
-    /// Advanced after every invalidation this process makes. Loads that bypass Redis (it could not
-    /// be read) are shared only by readers that started after the same invalidations.
+    /// Advanced after every invalidation this process makes. A load is shared only by readers that
+    /// started after the same invalidations: even if Redis lost its generations (a restart without
+    /// persistence) or could not be read at all, no reader shares a load from before a write this
+    /// process acknowledged.
     private let localInvalidations = Atomic<UInt64>(0)
 
-    /// What a shared load depends on: the entry, and what its reader saw of the tags.
+    /// What a shared load depends on: the entry, what its reader saw of the tags, and this
+    /// process's invalidations before the reader started.
     struct FlightKey: Hashable, Sendable {
         let entry: String
+        /// Empty for a load that bypasses Redis.
         let generations: [CacheEntry.Generation]
-        /// Set for a load that bypasses Redis: the count of this process's invalidations.
-        let bypassEpoch: UInt64?
+        let epoch: UInt64
+        let bypass: Bool
     }
 
     /// - Parameters:
@@ -115,8 +121,8 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
                 return eventLoop.makeSucceededFuture(served)
             }
             return self.fill(
-                key, entryKey: entryKey, tags: tags, observed: current, snapshot: snapshot, on: eventLoop,
-                loader: loader)
+                key, entryKey: entryKey, tags: tags, observed: current, snapshot: snapshot, epoch: epoch,
+                on: eventLoop, loader: loader)
         }
     }
 
@@ -222,7 +228,7 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         } else {
             values = redis.mget(keys, on: eventLoop)
         }
-        return values.map { Optional($0) }.flatMapError { [metrics] _ in
+        return values.map { $0.count == keys.count ? $0 : nil }.flatMapError { [metrics] _ in
             metrics.redisErrors.increment()
             return eventLoop.makeSucceededFuture(nil)
         }
@@ -240,7 +246,9 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         let value = decode(entry.payload, negative)
         switch verdict {
         case .fresh:
-            insertNear(entryKey, value: value, tags: tags, softExpiry: entry.softExpiry, snapshot: snapshot)
+            if !negative {
+                insertNear(entryKey, value: value, tags: tags, softExpiry: entry.softExpiry, snapshot: snapshot)
+            }
             metrics.hits.increment()
             return CacheResult(value: value, outcome: .hit, negative: negative, softExpiry: entry.softExpiry)
         case .stale(let reason):
@@ -267,14 +275,17 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     /// Joins the load of this process for the same key and generations, or starts it.
     private func fill(
         _ key: CacheKey, entryKey: String, tags: [String], observed: [CacheEntry.Generation],
-        snapshot: NearCache<Value>.Snapshot?, on eventLoop: any EventLoop, loader: @escaping Loader
+        snapshot: NearCache<Value>.Snapshot?, epoch: UInt64, on eventLoop: any EventLoop, loader: @escaping Loader
     ) -> EventLoopFuture<CacheResult<Value>> {
-        flights.run(FlightKey(entry: entryKey, generations: observed, bypassEpoch: nil), on: eventLoop) {
+        flights.run(FlightKey(entry: entryKey, generations: observed, epoch: epoch, bypass: false), on: eventLoop) {
             switch try await self.filler.fill(key, tags: tags, observed: observed, loader: loader) {
             case .filledElsewhere(let entry):
                 let negative = entry.flags.contains(.negative)
                 let value = self.decode(entry.payload, negative)
-                self.insertNear(entryKey, value: value, tags: tags, softExpiry: entry.softExpiry, snapshot: snapshot)
+                if !negative {
+                    self.insertNear(
+                        entryKey, value: value, tags: tags, softExpiry: entry.softExpiry, snapshot: snapshot)
+                }
                 return CacheResult(value: value, outcome: .hit, negative: negative, softExpiry: entry.softExpiry)
             case .loaded(_, let entry, let stored):
                 let negative = entry.flags.contains(.negative)
@@ -294,7 +305,7 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     private func bypass(_ entryKey: String, epoch: UInt64, on eventLoop: any EventLoop, loader: @escaping Loader)
         -> EventLoopFuture<CacheResult<Value>>
     {
-        flights.run(FlightKey(entry: entryKey, generations: [], bypassEpoch: epoch), on: eventLoop) {
+        flights.run(FlightKey(entry: entryKey, generations: [], epoch: epoch, bypass: true), on: eventLoop) {
             let result = try await loader()
             self.metrics.bypasses.increment()
             return self.unstored(result, outcome: .bypass)
@@ -305,11 +316,12 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     private func refresh(_ key: CacheKey, entryKey: String, tags: [String], loader: @escaping Loader) {
         refresher.submit(entryKey) {
             let snapshot = self.near?.snapshot()
+            let epoch = self.localInvalidations.load(ordering: .acquiring)
             let observed = try await self.generations.current(tags)
             let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
             _ = try await self.fill(
-                key, entryKey: entryKey, tags: tags, observed: observed, snapshot: snapshot, on: eventLoop,
-                loader: loader
+                key, entryKey: entryKey, tags: tags, observed: observed, snapshot: snapshot, epoch: epoch,
+                on: eventLoop, loader: loader
             ).get()
         }
     }

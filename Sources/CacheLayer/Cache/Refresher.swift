@@ -41,6 +41,8 @@ public final class Refresher: Service, Sendable {
         /// Jobs executing now.
         var executing = 0
         var stopped = false
+        var workers: [UInt64: Task<Void, Never>] = [:]
+        var nextWorker: UInt64 = 0
         var failures: [String: ContinuousClock.Instant] = [:]
 
         var queued: Int { queue.count - head }
@@ -82,7 +84,7 @@ public final class Refresher: Service, Sendable {
         switch submission {
         case .queued:
             started.increment()
-            if startWorker { Task { await self.work() } }
+            if startWorker { spawnWorker() }
         case .dropped:
             dropped.increment()
         case .alreadyPending:
@@ -111,14 +113,31 @@ public final class Refresher: Service, Sendable {
         }
     }
 
-    /// Waits for shutdown; then takes no more work and drops what is queued.
+    /// Waits for shutdown; then takes no more work, drops what is queued, and stops the refreshes
+    /// running (before the clients they use close).
     public func run() async throws {
         try? await gracefulShutdown()
-        state.withLock { state in
+        let workers = state.withLock { state in
             state.stopped = true
             for index in state.head..<state.queue.count { state.pending.remove(state.queue[index].key) }
             state.queue.removeAll()
             state.head = 0
+            return Array(state.workers.values)
+        }
+        for worker in workers {
+            worker.cancel()
+            await worker.value
+        }
+    }
+
+    private func spawnWorker() {
+        state.withLock { state in
+            let id = state.nextWorker
+            state.nextWorker += 1
+            state.workers[id] = Task {
+                await self.work()
+                _ = self.state.withLock { $0.workers.removeValue(forKey: id) }
+            }
         }
     }
 
@@ -142,7 +161,7 @@ public final class Refresher: Service, Sendable {
     /// The next job, or `nil` (and one worker fewer) when the queue is empty.
     private func next() -> (String, Job)? {
         state.withLock { state in
-            guard state.head < state.queue.count else {
+            guard !Task.isCancelled, state.head < state.queue.count else {
                 state.running -= 1
                 state.queue.removeAll(keepingCapacity: true)
                 state.head = 0

@@ -67,7 +67,10 @@ public struct TagGenerations: Sendable {
 
     /// The generations of `tags` now.
     public func current(_ tags: [String]) async throws -> [CacheEntry.Generation] {
-        Self.parse(try await redis.mget(keys(for: tags))[...])
+        let keys = keys(for: tags)
+        let values = try await redis.mget(keys)
+        guard values.count == keys.count else { throw RedisError.protocolViolation("MGET answered a wrong count") }
+        return Self.parse(values[...])
     }
 
     /// Bumps the generation of every tag (hard or soft) in one atomic script that also publishes

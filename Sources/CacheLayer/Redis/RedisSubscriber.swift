@@ -138,6 +138,7 @@ final class RedisPubSubHandler: ChannelInboundHandler {
     private let liveness: Liveness
     private var lastHeard = NIODeadline.now()
     private var pingTimer: Scheduled<Void>?
+    private var watchdog: Scheduled<Void>?
     private static let ping = RESPCommand("PING").bytes
 
     init(
@@ -150,27 +151,44 @@ final class RedisPubSubHandler: ChannelInboundHandler {
         self.onMessage = onMessage
     }
 
-    func channelActive(context: ChannelHandlerContext) {
-        lastHeard = .now()
-        schedulePing(context: context)
-        context.fireChannelActive()
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stopLiveness()
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
+    /// Once subscribed: a PING every interval, and a watchdog that closes the connection when
+    /// nothing at all has been heard for the timeout.
+    private func startLiveness(context: ChannelHandlerContext) {
+        guard pingTimer == nil else { return }
+        lastHeard = .now()
+        schedulePing(context: context)
+        scheduleWatchdog(context: context)
+    }
+
+    private func stopLiveness() {
         pingTimer?.cancel()
         pingTimer = nil
+        watchdog?.cancel()
+        watchdog = nil
     }
 
     private func schedulePing(context: ChannelHandlerContext) {
         pingTimer = context.eventLoop.assumeIsolated().scheduleTask(in: liveness.interval) {
             guard context.channel.isActive else { return }
-            if NIODeadline.now() - self.lastHeard > self.liveness.timeout {
-                // Silent for too long: whatever was published meanwhile may be lost.
-                context.close(promise: nil)
-                return
-            }
             context.writeAndFlush(self.wrapOutboundOut(Self.ping), promise: nil)
             self.schedulePing(context: context)
+        }
+    }
+
+    private func scheduleWatchdog(context: ChannelHandlerContext) {
+        watchdog = context.eventLoop.assumeIsolated().scheduleTask(deadline: lastHeard + liveness.timeout) {
+            guard context.channel.isActive else { return }
+            if NIODeadline.now() - self.lastHeard >= self.liveness.timeout {
+                // Silent for too long: whatever was published meanwhile may be lost.
+                self.stopLiveness()
+                context.close(promise: nil)
+            } else {
+                self.scheduleWatchdog(context: context)
+            }
         }
     }
 
@@ -184,7 +202,9 @@ final class RedisPubSubHandler: ChannelInboundHandler {
                     context.close(promise: nil)
                 case .array(let parts?) where parts.count >= 3:
                     switch parts[0].string {
-                    case "subscribe": confirmed.succeed(())
+                    case "subscribe":
+                        confirmed.succeed(())
+                        startLiveness(context: context)
                     case "message": if let text = parts[2].string { onMessage(text) }
                     default: break
                     }
@@ -199,8 +219,7 @@ final class RedisPubSubHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        pingTimer?.cancel()
-        pingTimer = nil
+        stopLiveness()
         confirmed.fail(RedisError.connectionClosed("closed before the subscription was confirmed"))
         context.fireChannelInactive()
     }
