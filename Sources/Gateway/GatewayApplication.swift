@@ -75,7 +75,8 @@ public struct GatewayApplication: Sendable {
         } else {
             secureStorefront = nil
         }
-        relay = OutboxRelay(catalog: backends.catalog, invalidator: invalidator)
+        relay = OutboxRelay(
+            catalog: backends.catalog, invalidator: invalidator, maxAttempts: configuration.outboxMaxAttempts)
         admin = AdminServer(
             host: configuration.adminHost, port: configuration.adminPort, tokens: configuration.adminTokens,
             hookSecret: configuration.hookSecret, catalog: backends.catalog, cache: cache, invalidator: invalidator,
@@ -97,10 +98,20 @@ public struct GatewayApplication: Sendable {
 
     /// Runs until one of `signals` (or cancellation), then shuts down gracefully.
     public func run(gracefulShutdownSignals signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
-        let group = ServiceGroup(
+        try await run(makeServiceGroup(gracefulShutdownSignals: signals))
+    }
+
+    /// The group of every service, stopped in reverse start order on graceful shutdown: the
+    /// listeners first, the database clients last.
+    public func makeServiceGroup(gracefulShutdownSignals signals: [UnixSignal] = [.sigterm, .sigint]) -> ServiceGroup {
+        ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) }, gracefulShutdownSignals: signals,
                 cancellationSignals: [], logger: logger))
+    }
+
+    /// Runs `group` (from `makeServiceGroup`) until it stops, then closes the MongoDB pool.
+    public func run(_ group: ServiceGroup) async throws {
         do {
             try await group.run()
         } catch {

@@ -1,5 +1,6 @@
 import Logging
 import PostgresNIO
+import Synchronization
 
 /// The two stores of the hybrid model, and the round-trip counters shared by everything that
 /// queries them.
@@ -30,17 +31,11 @@ public struct HybridCatalog: Sendable {
         do {
             // A stopped server makes the pool wait for a connection indefinitely; a query that has
             // no answer within the timeout fails instead, so a miss can be answered (503 or stale).
-            return try await withThrowingTaskGroup(of: PostgresRowSequence?.self) { group in
-                group.addTask { try await postgres.query(query, logger: logger) }
-                group.addTask {
-                    try await Task.sleep(for: Self.queryTimeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let rows = try await group.next() ?? nil else {
-                    throw HybridError.postgresUnavailable("no answer within \(Self.queryTimeout)")
-                }
-                return rows
+            return try await Deadline.run(
+                Self.queryTimeout,
+                expired: { HybridError.postgresUnavailable("no answer within \(Self.queryTimeout)") }
+            ) {
+                try await postgres.query(query, logger: logger)
             }
         } catch let error as PSQLError {
             stats.postgresErrors.increment()
@@ -59,11 +54,32 @@ public struct HybridCatalog: Sendable {
     }
 
     /// Runs `body` in one transaction; errors come out as `HybridError` where a user can act on them.
+    ///
+    /// A connection must be had within `queryTimeout`, or this fails with `postgresUnavailable`
+    /// and the transaction never begins (not even later, once PostgreSQL is back: a caller told
+    /// that its write failed must be able to trust it). Once begun, the session's
+    /// `statement_timeout` bounds each statement.
     func transaction<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
+        let postgres = self.postgres
+        let logger = self.logger
+        // 0: waiting for a connection; 1: begun (must finish); 2: abandoned (must never begin).
+        let phase = Atomic<UInt8>(0)
         do {
-            return try await postgres.withTransaction(logger: logger) { connection in try await body(connection) }
+            return try await Deadline.run(
+                Self.queryTimeout,
+                expired: { HybridError.postgresUnavailable("no connection within \(Self.queryTimeout)") },
+                mayAbandon: {
+                    phase.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged
+                }
+            ) {
+                try await postgres.withConnection { connection in
+                    guard phase.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged
+                    else { throw CancellationError() }
+                    return try await connection.withTransaction(logger: logger) { try await body($0) }
+                }
+            }
         } catch let error as HybridError {
             throw error
         } catch let error as PostgresTransactionError {

@@ -64,9 +64,11 @@ struct TestGateway: Sendable {
         environment.merge(extra) { $1 }
         let configuration = try GatewayConfiguration(environment: environment)
         let application = try GatewayApplication(configuration: configuration, logger: logger, registry: registry)
+        let services = application.makeServiceGroup(gracefulShutdownSignals: [])
         let outcome: Result<Void, any Error> = await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await application.run(gracefulShutdownSignals: []) }
-            defer { group.cancelAll() }
+            group.addTask { try? await application.run(services) }
+            // Stopped as an operator stops it: gracefully, listeners first, databases last.
+            defer { Task { await services.triggerGracefulShutdown() } }
             do {
                 try await Migrator(catalog: application.backends.catalog).migrate()
                 try await CatalogImporter(catalog: application.backends.catalog, invalidator: application.invalidator)
