@@ -148,6 +148,7 @@ let package = Package(
                 "Hybrid",
                 "CacheLayer",
                 "TestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

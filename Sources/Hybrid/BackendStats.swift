@@ -11,6 +11,7 @@ public final class BackendStats: Sendable {
     let postgresErrors = Counter(label: "backend_errors_total", dimensions: [("backend", "postgres")])
     let mongoErrors = Counter(label: "backend_errors_total", dimensions: [("backend", "mongodb")])
     let outboxBacklog = Gauge(label: "outbox_backlog")
+    let outboxDeadLetters = Gauge(label: "outbox_dead_letters")
 
     public init() {}
 

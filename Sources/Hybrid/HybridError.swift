@@ -12,6 +12,7 @@ public enum HybridError: Error, Sendable, Equatable, CustomStringConvertible {
     case mongoUnavailable(String)
     case mongoFailed(String)
     case migrationFailed(version: Int, reason: String)
+    case deadLetterNotFound(Int64)
 
     public var description: String {
         switch self {
@@ -27,6 +28,7 @@ public enum HybridError: Error, Sendable, Equatable, CustomStringConvertible {
         case .mongoUnavailable(let reason): "MongoDB is unavailable: \(reason)"
         case .mongoFailed(let reason): "MongoDB rejected the operation: \(reason)"
         case .migrationFailed(let version, let reason): "migration \(version) failed: \(reason)"
+        case .deadLetterNotFound(let id): "there is no dead letter \(id)"
         }
     }
 }

@@ -21,7 +21,10 @@ import Testing
         ).path
         defer { try? FileManager.default.removeItem(atPath: storage) }
         let mongo = try ServiceProcess.secantus(storage: storage)
-        let redis = try ServiceProcess.redis()
+        // Redis keeps its data across the outage, like a production Redis: the entries cached
+        // before it are still there after, so only the outbox can make them go away.
+        let redis = try ServiceProcess.redis(persistentIn: storage + "-redis")
+        defer { try? FileManager.default.removeItem(atPath: storage + "-redis") }
         try await mongo.start()
         try await redis.start()
         let environment = [
@@ -55,6 +58,9 @@ import Testing
                     })
 
                 // Redis down: pages come from the databases; a write is applied, its invalidation pending.
+                let before = try await gateway.get("/v1/products/4")
+                #expect(before.status == 200)
+                #expect(try await gateway.get("/v1/products/4").header("cache-status")?.contains("hit") == true)
                 await redis.stop()
                 let bypassed = try await gateway.get(cached)
                 #expect(bypassed.status == 200)
@@ -69,7 +75,11 @@ import Testing
                     try await eventually {
                         try await gateway.get(cached).header("cache-status")?.hasPrefix("CatalogGateway; hit") == true
                     })
-                #expect(try await gateway.get("/v1/products/4").body.contains("Written without Redis"))
+                // The entry cached before the outage survived it; only the delivered invalidation keeps
+                // it from being served.
+                #expect(try await gateway.application.relay.drain(attempts: 20) == 0)
+                let after = try await gateway.get("/v1/products/4")
+                #expect(after.body.contains("Written without Redis"), "served \(after.header("cache-status") ?? "")")
                 #expect(try await eventually { try await gateway.application.relay.pendingCount() == 0 })
             }
         } catch {

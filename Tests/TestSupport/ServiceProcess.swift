@@ -27,12 +27,20 @@ public final class ServiceProcess: @unchecked Sendable {
             ])
     }
 
-    /// A private redis-server that keeps nothing on disk.
-    public static func redis() throws -> ServiceProcess {
+    /// A private redis-server: it keeps nothing on disk, or, given `persistentIn`, an append-only
+    /// file there, so a restart finds every key again (as a production Redis would).
+    public static func redis(persistentIn directory: String? = nil) throws -> ServiceProcess {
         let port = try TestEnvironment.freePort()
+        var arguments = ["--port", "\(port)", "--bind", "127.0.0.1", "--save", ""]
+        if let directory {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            arguments += ["--appendonly", "yes", "--appendfsync", "always", "--dir", directory]
+        } else {
+            arguments += ["--appendonly", "no"]
+        }
         return ServiceProcess(
             name: "redis-server", port: port, executable: try TestEnvironment.executable(named: "redis-server"),
-            arguments: ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            arguments: arguments)
     }
 
     /// Starts the process and waits until its port accepts connections.

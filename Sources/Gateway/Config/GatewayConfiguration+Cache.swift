@@ -27,7 +27,9 @@ extension GatewayConfiguration {
     /// The Redis settings, with the URL validated.
     public func redisConfiguration() throws -> RedisConfiguration {
         do {
-            return try RedisConfiguration(url: redisURL)
+            var configuration = try RedisConfiguration(url: redisURL)
+            configuration.commandTimeout = .milliseconds(Int64(redisTimeout / .milliseconds(1)))
+            return configuration
         } catch {
             throw ConfigurationError(setting: "GATEWAY_REDIS_URL", message: "\(error)")
         }

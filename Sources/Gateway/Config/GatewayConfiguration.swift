@@ -28,6 +28,9 @@ public struct GatewayConfiguration: Sendable {
             name: "GATEWAY_MONGO_POOL_SIZE", defaultValue: "8",
             help: "pooled MongoDB clients (and threads running them)"),
         Setting(name: "GATEWAY_REDIS_URL", defaultValue: "redis://127.0.0.1:56379/0", help: "Redis URL"),
+        Setting(
+            name: "GATEWAY_REDIS_TIMEOUT_MS", defaultValue: "500",
+            help: "how long a Redis command may take before Redis counts as down (reads then go to the databases)"),
         Setting(name: "GATEWAY_HTTP_HOST", defaultValue: "0.0.0.0", help: "storefront (data plane) address"),
         Setting(name: "GATEWAY_HTTP_PORT", defaultValue: "8080", help: "storefront (data plane) port"),
         Setting(name: "GATEWAY_ADMIN_HOST", defaultValue: "127.0.0.1", help: "admin (control plane) address"),
@@ -56,6 +59,9 @@ public struct GatewayConfiguration: Sendable {
             name: "GATEWAY_REFRESH_QUEUE", defaultValue: "1000",
             help: "background refreshes waiting at most; more are dropped and served stale meanwhile"),
         Setting(
+            name: "GATEWAY_OUTBOX_MAX_ATTEMPTS", defaultValue: "10",
+            help: "times a store may refuse an outbox entry before it moves to the dead letters (outages never count)"),
+        Setting(
             name: "GATEWAY_CACHE_SOFT_TTL_S", defaultValue: "60",
             help: "seconds an entry is fresh (Cache-Control max-age)"),
         Setting(
@@ -83,6 +89,7 @@ public struct GatewayConfiguration: Sendable {
     public var mongoDatabase: String
     public var mongoPoolSize: Int
     public var redisURL: String
+    public var redisTimeout: Duration
     public var httpHost: String
     public var httpPort: Int
     public var adminHost: String
@@ -96,6 +103,7 @@ public struct GatewayConfiguration: Sendable {
     public var invalidationTimeout: Duration
     public var refreshConcurrency: Int
     public var refreshQueueLimit: Int
+    public var outboxMaxAttempts: Int
     public var softTTL: Duration
     public var hardTTL: Duration
     public var negativeTTL: Duration
@@ -139,6 +147,7 @@ public struct GatewayConfiguration: Sendable {
         mongoDatabase = value("GATEWAY_MONGO_DATABASE")
         mongoPoolSize = try integer("GATEWAY_MONGO_POOL_SIZE", in: 1...256)
         redisURL = value("GATEWAY_REDIS_URL")
+        redisTimeout = .milliseconds(try integer("GATEWAY_REDIS_TIMEOUT_MS", in: 10...60_000))
         httpHost = value("GATEWAY_HTTP_HOST")
         httpPort = try integer("GATEWAY_HTTP_PORT", in: 0...65535)
         adminHost = value("GATEWAY_ADMIN_HOST")
@@ -173,6 +182,7 @@ public struct GatewayConfiguration: Sendable {
         }
         refreshConcurrency = try integer("GATEWAY_REFRESH_CONCURRENCY", in: 1...256)
         refreshQueueLimit = try integer("GATEWAY_REFRESH_QUEUE", in: 0...1_000_000)
+        outboxMaxAttempts = try integer("GATEWAY_OUTBOX_MAX_ATTEMPTS", in: 1...1000)
         softTTL = .seconds(try integer("GATEWAY_CACHE_SOFT_TTL_S", in: 1...86_400))
         hardTTL = .seconds(try integer("GATEWAY_CACHE_HARD_TTL_S", in: 1...2_592_000))
         negativeTTL = .seconds(try integer("GATEWAY_CACHE_NEGATIVE_TTL_S", in: 1...3600))

@@ -30,6 +30,7 @@ public struct AdminServer: Service {
         let admin = router.group("admin/v1").add(middleware: BearerAuthMiddleware(tokens: tokens))
         AdminRoutes(catalog: catalog, invalidator: invalidator).register(on: admin)
         WarmupRoutes(jobs: warmups).register(on: admin)
+        OutboxRoutes(deadLetters: OutboxDeadLetters(catalog: catalog)).register(on: admin)
         let promise = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Int.self)
         boundPromise = promise
         application = Application(
@@ -46,6 +47,9 @@ public struct AdminServer: Service {
         (["admin", "v1", "products"], [.post]), (["admin", "v1", "products", "*"], [.get, .patch, .delete]),
         (["admin", "v1", "categories"], [.post]), (["admin", "v1", "categories", "*"], [.patch]),
         (["admin", "v1", "warmup"], [.post]), (["admin", "v1", "warmup", "*"], [.get]),
+        (["admin", "v1", "outbox", "dead-letters"], [.get]),
+        (["admin", "v1", "outbox", "dead-letters", "*"], [.delete]),
+        (["admin", "v1", "outbox", "dead-letters", "*", "retry"], [.post]),
     ]
 
     /// The port the admin server listens on, once it does.

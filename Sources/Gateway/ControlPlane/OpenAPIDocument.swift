@@ -124,6 +124,45 @@ enum OpenAPIDocument {
                 "responses": {"200": {"description": "Updated", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Category"}}}}, "404": {"$ref": "#/components/responses/Problem"}, "412": {"$ref": "#/components/responses/Problem"}}
               }
             },
+            "/admin/v1/outbox/dead-letters": {
+              "get": {
+                "summary": "Outbox entries that could not be delivered (unreadable, or refused too often), oldest first; each holds back its product's later changes",
+                "security": [{"bearer": []}],
+                "parameters": [
+                  {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                  {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}
+                ],
+                "responses": {
+                  "200": {"description": "The dead letters", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeadLetters"}}}},
+                  "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"},
+                  "403": {"$ref": "#/components/responses/Problem"}
+                }
+              }
+            },
+            "/admin/v1/outbox/dead-letters/{id}": {
+              "delete": {
+                "summary": "Drop a dead letter for good: its change never reaches MongoDB or the cache",
+                "security": [{"bearer": []}],
+                "parameters": [{"$ref": "#/components/parameters/Id"}],
+                "responses": {
+                  "204": {"description": "Dropped"},
+                  "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"},
+                  "404": {"$ref": "#/components/responses/Problem"}
+                }
+              }
+            },
+            "/admin/v1/outbox/dead-letters/{id}/retry": {
+              "post": {
+                "summary": "Put a dead letter back in the outbox, due now",
+                "security": [{"bearer": []}],
+                "parameters": [{"$ref": "#/components/parameters/Id"}],
+                "responses": {
+                  "202": {"description": "Queued for the relay"},
+                  "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"},
+                  "403": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}
+                }
+              }
+            },
             "/admin/v1/warmup": {
               "post": {
                 "summary": "Start a warmup job",
@@ -214,6 +253,7 @@ enum OpenAPIDocument {
                 }
               },
               "ProductPatch": {"type": "object", "additionalProperties": false, "minProperties": 1, "properties": {"sku": {"type": "string"}, "category_id": {"type": "integer"}, "status": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"}, "price": {"$ref": "#/components/schemas/Price"}, "currency": {"type": "string"}, "attributes": {"type": "object"}, "images": {"type": "array", "items": {"type": "string"}}}},
+              "DeadLetters": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {"type": "object", "required": ["id", "version", "operation", "tags", "attempts", "last_error", "created_at", "dead_at"], "properties": {"id": {"type": "integer"}, "product_id": {"type": ["integer", "null"]}, "version": {"type": "integer"}, "operation": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}, "attempts": {"type": "integer"}, "last_error": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}, "dead_at": {"type": "string", "format": "date-time"}}}}}},
               "Pending": {"type": "object", "required": ["id", "state", "detail"], "properties": {"id": {"type": "integer"}, "version": {"type": "integer"}, "state": {"const": "pending"}, "detail": {"type": "string"}}},
               "WarmupRequest": {"type": "object", "additionalProperties": false, "properties": {"categories": {"type": "array", "items": {"type": "integer"}}, "pages": {"type": "integer", "minimum": 1, "maximum": 1000}, "sorts": {"type": "array", "items": {"type": "string", "enum": ["newest", "price_asc", "price_desc"]}}, "per_page": {"type": "integer"}, "concurrency": {"type": "integer"}, "rate": {"type": "number"}}},
               "WarmupReport": {"type": "object", "required": ["id", "state", "total", "done", "filled", "already_warm", "failed"], "properties": {"id": {"type": "string"}, "state": {"type": "string", "enum": ["running", "finished", "finished-with-failures"]}, "total": {"type": "integer"}, "done": {"type": "integer"}, "filled": {"type": "integer"}, "already_warm": {"type": "integer"}, "failed": {"type": "integer"}, "rate_per_second": {"type": "number"}, "seconds": {"type": "number"}, "failures": {"type": "array", "items": {"type": "string"}}}},

@@ -86,7 +86,7 @@ extension Problem {
     /// The one place where hybrid-model errors become HTTP problems.
     public init(_ error: HybridError) {
         switch error {
-        case .productNotFound, .categoryNotFound:
+        case .productNotFound, .categoryNotFound, .deadLetterNotFound:
             self = .notFound(error.description)
         case .versionConflict:
             self = Problem(status: .preconditionFailed, title: "Precondition Failed", detail: error.description)

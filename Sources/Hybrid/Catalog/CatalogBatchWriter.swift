@@ -32,7 +32,7 @@ struct CatalogBatchWriter: Sendable {
         let productCategories = unique.map(\.product.categoryID)
         let statuses = unique.map(\.product.status.rawValue)
         let created = unique.map { $0.product.createdAt ?? Date() }
-        let payloads = unique.map { OutboxEntry.encodePayload($0.product.storedDocument()) }
+        let payloads = try unique.map { try OutboxEntry.encodePayload($0.product.storedDocument()) }
         let logger = catalog.logger
         let catalog = self.catalog
 

@@ -55,5 +55,27 @@ public struct Migration: Sendable {
                 """,
                 "CREATE INDEX outbox_product ON outbox (product_id, id)",
             ]),
+        Migration(
+            version: 3, name: "outbox dead letters and due-first selection",
+            statements: [
+                """
+                CREATE TABLE outbox_dead_letters (
+                    id bigint PRIMARY KEY,
+                    product_id bigint,
+                    version bigint NOT NULL,
+                    operation text NOT NULL,
+                    payload jsonb NOT NULL,
+                    tags text[] NOT NULL,
+                    document_applied boolean NOT NULL,
+                    attempts integer NOT NULL,
+                    last_error text NOT NULL,
+                    created_at timestamptz NOT NULL,
+                    dead_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                "CREATE INDEX outbox_dead_letters_product ON outbox_dead_letters (product_id)",
+                // The relay takes due entries oldest first.
+                "CREATE INDEX outbox_due ON outbox (next_attempt_at, id)",
+            ]),
     ]
 }

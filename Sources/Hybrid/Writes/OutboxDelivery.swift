@@ -1,7 +1,7 @@
 import Logging
 import PostgresNIO
 
-/// Carries one outbox entry to MongoDB and the cache, then removes it.
+/// Carries one outbox entry to MongoDB and the cache.
 ///
 /// Used right after a commit (so a write normally returns fully applied) and by the relay for
 /// entries that failed or were left by a crash. Applying twice is harmless: documents are
@@ -10,8 +10,23 @@ struct OutboxDelivery: Sendable {
     let catalog: HybridCatalog
     let invalidator: any TagInvalidator
 
-    /// - Returns: `nil` when delivered, or why not (the entry then waits for the relay).
-    func deliver(_ entry: OutboxEntry) async -> String? {
+    /// Why an entry was not delivered.
+    enum Failure: Error, Sendable, CustomStringConvertible {
+        /// A store could not be reached: retried with backoff for as long as that lasts.
+        case unavailable(String)
+        /// A store refused the change: retried, then moved to the dead letters.
+        case rejected(String)
+
+        var description: String {
+            switch self {
+            case .unavailable(let reason), .rejected(let reason): reason
+            }
+        }
+    }
+
+    /// Applies the entry's document change (unless already applied), then invalidates its tags.
+    /// - Returns: whether the document change is applied, and what failed, if anything.
+    func apply(_ entry: OutboxEntry) async -> (documentApplied: Bool, failure: Failure?) {
         var documentApplied = entry.documentApplied
         do {
             if !documentApplied, let productID = entry.productID {
@@ -23,30 +38,44 @@ struct OutboxDelivery: Sendable {
                 documentApplied = true
             }
             try await invalidator.invalidate(entry.tags)
-            try await catalog.sql("DELETE FROM outbox WHERE id = \(entry.id)")
-            return nil
-        } catch {
-            let reason: String
-            switch error {
-            case let mongo as MongoError: reason = mongo.hybridError.description
-            default: reason = String(describing: error)
+            return (documentApplied, nil)
+        } catch let mongo as MongoError {
+            let reason = mongo.hybridError.description
+            return (documentApplied, mongo.isUnavailable ? .unavailable(reason) : .rejected(reason))
+        } catch let hybrid as HybridError {
+            switch hybrid {
+            case .postgresUnavailable, .mongoUnavailable: return (documentApplied, .unavailable(hybrid.description))
+            default: return (documentApplied, .rejected(hybrid.description))
             }
-            await recordFailure(entry, documentApplied: documentApplied, reason: reason)
-            return reason
+        } catch {
+            // The invalidator's errors: the cache could not be reached.
+            return (documentApplied, .unavailable("the cache could not be reached: \(error)"))
         }
+    }
+
+    /// Right after a commit: applies the entry and removes it, or leaves it for the relay.
+    /// - Returns: `nil` when delivered, or why not (the entry then waits for the relay).
+    func deliver(_ entry: OutboxEntry) async -> String? {
+        let (documentApplied, failure) = await apply(entry)
+        if let failure {
+            await recordFailure(entry, documentApplied: documentApplied, reason: failure.description)
+            return failure.description
+        }
+        do {
+            try await catalog.sql("DELETE FROM outbox WHERE id = \(entry.id)")
+        } catch {
+            // Applied everywhere; the relay will apply it again harmlessly and remove it.
+            catalog.logger.notice(
+                "outbox entry applied but not removed", metadata: ["outbox.id": "\(entry.id)", "error": "\(error)"])
+        }
+        return nil
     }
 
     /// Backs off exponentially from 200 ms to 30 s. If PostgreSQL itself is down the entry keeps its
     /// old schedule, which is just as safe.
     private func recordFailure(_ entry: OutboxEntry, documentApplied: Bool, reason: String) async {
-        let delay = min(30.0, 0.2 * pow2(entry.attempts))
         do {
-            try await catalog.sql(
-                """
-                UPDATE outbox SET attempts = attempts + 1, document_applied = \(documentApplied),
-                    last_error = \(reason), next_attempt_at = now() + make_interval(secs => \(delay))
-                WHERE id = \(entry.id)
-                """)
+            try await catalog.sql(Self.failureUpdate(entry, documentApplied: documentApplied, reason: reason))
         } catch {
             catalog.logger.warning(
                 "could not record an outbox failure", metadata: ["outbox.id": "\(entry.id)", "error": "\(error)"])
@@ -59,9 +88,19 @@ struct OutboxDelivery: Sendable {
             ])
     }
 
-    private func pow2(_ exponent: Int) -> Double {
-        var value = 1.0
-        for _ in 0..<min(exponent, 20) { value *= 2 }
-        return value
+    static func failureUpdate(_ entry: OutboxEntry, documentApplied: Bool, reason: String) -> PostgresQuery {
+        let delay = backoff(attempts: entry.attempts)
+        return """
+            UPDATE outbox SET attempts = attempts + 1, document_applied = \(documentApplied),
+                last_error = \(String(reason.prefix(2000))), next_attempt_at = now() + make_interval(secs => \(delay))
+            WHERE id = \(entry.id)
+            """
+    }
+
+    /// 200 ms doubled per attempt, at most 30 s.
+    static func backoff(attempts: Int) -> Double {
+        var value = 0.2
+        for _ in 0..<min(max(attempts, 0), 8) { value *= 2 }
+        return min(value, 30)
     }
 }

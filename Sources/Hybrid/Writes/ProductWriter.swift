@@ -126,13 +126,21 @@ public struct ProductWriter: Sendable {
             let (row, operation, set, extraTags) = try await change(connection)
             var tags = baseTags
             for tag in extraTags where !tags.contains(tag) { tags.append(tag) }
+            let payload = try OutboxEntry.encodePayload(set)
+            // An entry behind an earlier pending or dead-lettered change of its product is the
+            // relay's from the start (due now); any other is delivered right after the commit, and
+            // the relay leaves it alone for 10 s meanwhile.
             let outbox = try await catalog.sql(
                 """
+                WITH earlier AS (
+                    SELECT EXISTS (SELECT 1 FROM outbox o WHERE o.product_id = \(row.id))
+                        OR EXISTS (SELECT 1 FROM outbox_dead_letters d WHERE d.product_id = \(row.id)) AS waits
+                )
                 INSERT INTO outbox (product_id, version, operation, payload, tags, next_attempt_at)
-                VALUES (\(row.id), \(row.version), \(operation.rawValue), \(OutboxEntry.encodePayload(set))::jsonb,
-                    \(tags.map(\.description)), now() + interval '10 seconds')
-                RETURNING id,
-                    EXISTS (SELECT 1 FROM outbox o WHERE o.product_id = outbox.product_id AND o.id < outbox.id)
+                SELECT \(row.id), \(row.version), \(operation.rawValue), \(payload)::jsonb, \(tags.map(\.description)),
+                    CASE WHEN earlier.waits THEN now() ELSE now() + interval '10 seconds' END
+                FROM earlier
+                RETURNING id, (SELECT waits FROM earlier)
                 """, on: connection)
             var outboxID: Int64 = 0
             var earlierPending = false
@@ -144,12 +152,14 @@ public struct ProductWriter: Sendable {
         }
         let isDelete = entry.operation == .delete
         let resultRow = isDelete ? nil : row
-        // attempts -1 marks an entry behind an earlier pending change of the same product: it must
-        // not overtake it, so the relay delivers both in order.
+        // attempts -1 marks an entry behind an earlier change of the same product: it must not
+        // overtake it, so the relay delivers both in order.
         if entry.attempts < 0 {
             return WriteResult(
                 row: resultRow, tags: entry.tags,
-                state: .pending("an earlier change of product \(row.id) is still being applied"), outboxID: entry.id)
+                state: .pending(
+                    "an earlier change of product \(row.id) is still being applied (or is a dead letter an operator must retry or discard)"
+                ), outboxID: entry.id)
         }
         if let reason = await delivery.deliver(entry) {
             return WriteResult(row: resultRow, tags: entry.tags, state: .pending(reason), outboxID: entry.id)
