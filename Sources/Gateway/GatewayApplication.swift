@@ -53,9 +53,17 @@ public struct GatewayApplication: Sendable {
         subscriber = configuration.cacheMode == .nearAndRedis ? cache?.makeInvalidationSubscriber() : nil
         // Invalidations reach Redis even when this process serves without a cache: other processes
         // may cache.
-        invalidator =
+        let deliver =
             cache.map { CacheTagInvalidator(cache: $0) as any TagInvalidator }
             ?? CacheTagInvalidator.withoutCache(redis: redis, configuration: configuration)
+        if configuration.faultInvalidationDelay > .zero {
+            logger.critical(
+                "GATEWAY_FAULT_INVALIDATION_DELAY_MS is set: writes are acknowledged before their invalidation; this gateway serves stale data on purpose (a test of the consistency checker)"
+            )
+            invalidator = DelayedInvalidator(inner: deliver, delay: configuration.faultInvalidationDelay)
+        } else {
+            invalidator = deliver
+        }
         let renderer = StorefrontRenderer(catalog: backends.catalog, mode: configuration.loadingMode)
         let responder = CatalogResponder(renderer: renderer, cache: cache, cacheControl: cacheControl, logger: logger)
         self.responder = responder

@@ -62,6 +62,11 @@ public struct GatewayConfiguration: Sendable {
             name: "GATEWAY_OUTBOX_MAX_ATTEMPTS", defaultValue: "10",
             help: "times a store may refuse an outbox entry before it moves to the dead letters (outages never count)"),
         Setting(
+            name: "GATEWAY_FAULT_INVALIDATION_DELAY_MS", defaultValue: "0",
+            help:
+                "TESTING ONLY: acknowledge writes this long before invalidating (loadtests/consistency --self-test); keep 0"
+        ),
+        Setting(
             name: "GATEWAY_CACHE_SOFT_TTL_S", defaultValue: "60",
             help: "seconds an entry is fresh (Cache-Control max-age)"),
         Setting(
@@ -104,6 +109,8 @@ public struct GatewayConfiguration: Sendable {
     public var refreshConcurrency: Int
     public var refreshQueueLimit: Int
     public var outboxMaxAttempts: Int
+    /// A deliberate fault for the consistency checker's self-test; zero in any real deployment.
+    public var faultInvalidationDelay: Duration
     public var softTTL: Duration
     public var hardTTL: Duration
     public var negativeTTL: Duration
@@ -183,6 +190,7 @@ public struct GatewayConfiguration: Sendable {
         refreshConcurrency = try integer("GATEWAY_REFRESH_CONCURRENCY", in: 1...256)
         refreshQueueLimit = try integer("GATEWAY_REFRESH_QUEUE", in: 0...1_000_000)
         outboxMaxAttempts = try integer("GATEWAY_OUTBOX_MAX_ATTEMPTS", in: 1...1000)
+        faultInvalidationDelay = .milliseconds(try integer("GATEWAY_FAULT_INVALIDATION_DELAY_MS", in: 0...60_000))
         softTTL = .seconds(try integer("GATEWAY_CACHE_SOFT_TTL_S", in: 1...86_400))
         hardTTL = .seconds(try integer("GATEWAY_CACHE_HARD_TTL_S", in: 1...2_592_000))
         negativeTTL = .seconds(try integer("GATEWAY_CACHE_NEGATIVE_TTL_S", in: 1...3600))
