@@ -88,7 +88,7 @@ public struct GatewayApplication: Sendable {
         admin = AdminServer(
             host: configuration.adminHost, port: configuration.adminPort, tokens: configuration.adminTokens,
             hookSecret: configuration.hookSecret, catalog: backends.catalog, cache: cache, invalidator: invalidator,
-            redis: redis,
+            redis: redis, scheme: configuration.cacheKeyScheme,
             registry: registry, warmups: WarmupJobs(responder: responder, catalog: backends.catalog), logger: logger)
     }
 

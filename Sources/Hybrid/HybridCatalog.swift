@@ -89,22 +89,29 @@ public struct HybridCatalog: Sendable {
         }
     }
 
-    /// Maps PostgreSQL errors a user can act on to `HybridError`; others pass through.
+    /// Maps PostgreSQL errors a user can act on to `HybridError`, in words of the product (never
+    /// the server's own text, which names constraints and values); others pass through, to be
+    /// logged in full and answered with a generic 500.
     static func translate(_ error: any Error) -> any Error {
         guard let psql = error as? PSQLError else { return error }
         switch psql.code {
         case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown:
-            return HybridError.postgresUnavailable(String(describing: psql.code))
+            return HybridError.postgresUnavailable("the connection failed")
         default:
             break
         }
         guard let state = psql.serverInfo?[.sqlState] else { return error }
-        let detail = psql.serverInfo?[.detail] ?? psql.serverInfo?[.message] ?? ""
+        let detail = psql.serverInfo?[.detail] ?? ""
+        let constraint = psql.serverInfo?[.constraintName] ?? ""
         switch state {
         case "23505":
             if let sku = Self.quotedValue(in: detail, after: "(sku)=(") { return HybridError.duplicateSKU(sku) }
             if let slug = Self.quotedValue(in: detail, after: "(slug)=(") { return HybridError.duplicateSlug(slug) }
-            return HybridError.invalidInput("a unique value is already taken: \(detail)")
+            if let id = Self.quotedValue(in: detail, after: "(id)=("), let number = Int64(id) {
+                return HybridError.duplicateID(
+                    entity: constraint.hasPrefix("categories") ? "category" : "product", id: number)
+            }
+            return HybridError.invalidInput("a value that must be unique is already taken")
         case "23503":
             if let id = Self.quotedValue(in: detail, after: "(category_id)=("), let number = Int64(id) {
                 return HybridError.categoryNotFound(number)
@@ -112,11 +119,18 @@ public struct HybridCatalog: Sendable {
             if let id = Self.quotedValue(in: detail, after: "(parent_id)=("), let number = Int64(id) {
                 return HybridError.categoryNotFound(number)
             }
-            return HybridError.invalidInput("a referenced row does not exist: \(detail)")
-        case "23514", "22001":
-            return HybridError.invalidInput("a value is out of range: \(detail)")
-        case "57P01", "57P02", "57P03", "08000", "08003", "08006":
-            return HybridError.postgresUnavailable(psql.serverInfo?[.message] ?? state)
+            return HybridError.invalidInput("the change refers to something that does not exist")
+        case "23514", "22001", "22003":
+            // Constraint names are <table>_<column>_check: name the field when they say it.
+            let field = constraint.split(separator: "_").dropFirst().dropLast().joined(separator: "_")
+            return HybridError.invalidInput(
+                field.isEmpty ? "a value is out of range" : "field '\(field)' is out of range")
+        case "22021", "22P05":
+            return HybridError.invalidInput("a value holds a character PostgreSQL cannot store")
+        case "57014":
+            return HybridError.postgresUnavailable("a statement took longer than the statement timeout")
+        case "57P01", "57P02", "57P03", "08000", "08003", "08006", "53300":
+            return HybridError.postgresUnavailable("the server is shutting down, starting or out of connections")
         default:
             return error
         }

@@ -24,6 +24,8 @@ public struct CacheKeyScheme: Sendable, Hashable {
     public func hardGeneration(_ tag: String) -> String { "\(prefix):v\(version):{\(tag)}:gh" }
     /// Bumped by soft invalidation: entries stored under an older value are served stale once.
     public func softGeneration(_ tag: String) -> String { "\(prefix):v\(version):{\(tag)}:gs" }
+    /// Marks a signed invalidation hook as applied (its signature, in hex), for the replay window.
+    public func appliedHook(_ signature: String) -> String { "\(prefix):v\(version):{hooks}:applied:\(signature)" }
     /// The pub/sub channel that carries invalidations to every process's near-cache.
     public var invalidationChannel: String { "\(prefix):v\(version):invalidations" }
 }

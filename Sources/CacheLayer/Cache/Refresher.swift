@@ -149,7 +149,9 @@ public final class Refresher: Service, Sendable {
             } catch {
                 failed.increment()
                 recordFailure(key)
-                logger.warning("refresh failed; serving stale", metadata: ["key": "\(key)", "error": "\(error)"])
+                logger.warning(
+                    "refresh failed; serving stale",
+                    metadata: ["key": "\(key)", "error": "\(String(reflecting: error))"])
             }
             state.withLock { state in
                 state.pending.remove(key)

@@ -17,7 +17,7 @@ public struct RedisConfiguration: Sendable {
     public init(url: String) throws {
         guard let components = URLComponents(string: url), components.scheme == "redis", let host = components.host,
             !host.isEmpty
-        else { throw RedisError.invalidURL(url) }
+        else { throw RedisError.invalidURL(Self.masked(url)) }
         self.host = host
         self.port = components.port ?? 6379
         self.password = components.password.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding }
@@ -28,7 +28,17 @@ public struct RedisConfiguration: Sendable {
         } else if let number = Int(path), number >= 0 {
             database = number
         } else {
-            throw RedisError.invalidURL(url)
+            throw RedisError.invalidURL(Self.masked(url))
         }
+    }
+
+    /// The URL with any password masked, for logs and errors.
+    public static func masked(_ url: String) -> String {
+        guard let at = url.lastIndex(of: "@"), let scheme = url.range(of: "://"), scheme.upperBound < at else {
+            return url
+        }
+        let credentials = url[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return url }
+        return String(url[..<credentials.index(after: colon)]) + "****" + String(url[at...])
     }
 }

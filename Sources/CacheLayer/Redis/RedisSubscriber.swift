@@ -62,7 +62,8 @@ public final class RedisSubscriber: Service, Sendable {
                 } catch {
                     if failures == 0 {
                         self.logger.warning(
-                            "cannot subscribe to the invalidation channel", metadata: ["error": "\(error)"])
+                            "cannot subscribe to the invalidation channel",
+                            metadata: ["error": "\(String(reflecting: error))"])
                     }
                     failures += 1
                 }

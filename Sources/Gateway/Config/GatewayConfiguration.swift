@@ -1,3 +1,4 @@
+import CacheLayer
 import Foundation
 import Hybrid
 import Logging
@@ -18,6 +19,9 @@ public struct GatewayConfiguration: Sendable {
             name: "GATEWAY_POSTGRES_URL", defaultValue: "postgres://postgres@127.0.0.1:55432/catalog",
             help: "PostgreSQL connection URL"),
         Setting(name: "GATEWAY_POSTGRES_POOL_SIZE", defaultValue: "20", help: "most PostgreSQL connections"),
+        Setting(
+            name: "GATEWAY_POSTGRES_STATEMENT_TIMEOUT_MS", defaultValue: "5000",
+            help: "statement_timeout of every PostgreSQL session (migrations excepted)"),
         Setting(
             name: "GATEWAY_MONGO_URL", defaultValue: "mongodb://127.0.0.1:57017/?directConnection=true",
             help: "MongoDB connection string"),
@@ -90,6 +94,7 @@ public struct GatewayConfiguration: Sendable {
 
     public var postgresURL: String
     public var postgresPoolSize: Int
+    public var postgresStatementTimeout: Duration
     public var mongoURL: String
     public var mongoDatabase: String
     public var mongoPoolSize: Int
@@ -150,6 +155,8 @@ public struct GatewayConfiguration: Sendable {
         }
         postgresURL = value("GATEWAY_POSTGRES_URL")
         postgresPoolSize = try integer("GATEWAY_POSTGRES_POOL_SIZE", in: 1...500)
+        postgresStatementTimeout = .milliseconds(
+            try integer("GATEWAY_POSTGRES_STATEMENT_TIMEOUT_MS", in: 100...3_600_000))
         mongoURL = value("GATEWAY_MONGO_URL")
         mongoDatabase = value("GATEWAY_MONGO_DATABASE")
         mongoPoolSize = try integer("GATEWAY_MONGO_POOL_SIZE", in: 1...256)
@@ -235,7 +242,8 @@ public struct GatewayConfiguration: Sendable {
         _ = try PostgresSettings(url: postgresURL)
         guard mongoURL.hasPrefix("mongodb://") || mongoURL.hasPrefix("mongodb+srv://") else {
             throw ConfigurationError(
-                setting: "GATEWAY_MONGO_URL", message: "must start with mongodb://, got '\(mongoURL)'")
+                setting: "GATEWAY_MONGO_URL",
+                message: "must start with mongodb://, got '\(RedisConfiguration.masked(mongoURL))'")
         }
     }
 

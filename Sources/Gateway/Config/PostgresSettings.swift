@@ -15,7 +15,7 @@ public struct PostgresSettings: Sendable {
         else {
             throw ConfigurationError(
                 setting: "GATEWAY_POSTGRES_URL",
-                message: "must look like postgres://user@host:port/database, got '\(url)'")
+                message: "must look like postgres://user@host:port/database, got '\(Self.masked(url))'")
         }
         self.host = host
         self.port = components.port ?? 5432
@@ -25,11 +25,28 @@ public struct PostgresSettings: Sendable {
         self.database = path.isEmpty ? self.username : String(path)
     }
 
-    public func clientConfiguration(poolSize: Int) -> PostgresClient.Configuration {
+    /// - Parameter statementTimeout: set on every session (`statement_timeout`), so no statement
+    ///   runs on in the server after its caller gave up; an idle transaction is ended after twice
+    ///   as long.
+    public func clientConfiguration(poolSize: Int, statementTimeout: Duration = .seconds(5))
+        -> PostgresClient.Configuration
+    {
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: .disable)
         configuration.options.maximumConnections = poolSize
         configuration.options.connectTimeout = .seconds(3)
+        let milliseconds = Int64(statementTimeout / .milliseconds(1))
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", "\(milliseconds)"),
+            ("idle_in_transaction_session_timeout", "\(milliseconds * 2)"),
+        ]
         return configuration
+    }
+
+    /// The URL with its password masked, for logs and error messages.
+    public static func masked(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "****"
+        return components.string ?? "(a URL with a password)"
     }
 }

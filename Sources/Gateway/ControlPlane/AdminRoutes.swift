@@ -45,7 +45,7 @@ struct AdminRoutes: Sendable {
     }
 
     func updateProduct(_ request: Request, id: Int64) async throws -> Response {
-        let expected = try Self.expectedVersion(request)
+        let expected = try Self.expectedVersions(request)
         let body = try await JSONBody.read(request, allowed: Self.productFields.subtracting(["id"]))
         let changes = ProductChanges(
             sku: try body.string("sku"), categoryID: try body.integer("category_id"), status: try body.status("status"),
@@ -58,11 +58,11 @@ struct AdminRoutes: Sendable {
             )
         }
         return try await respond(
-            try await writer.update(id: id, expectedVersion: expected, changes: changes), created: false)
+            try await writer.update(id: id, expectedVersions: expected, changes: changes), created: false)
     }
 
     func deleteProduct(_ request: Request, id: Int64) async throws -> Response {
-        let result = try await writer.delete(id: id, expectedVersion: try Self.expectedVersion(request))
+        let result = try await writer.delete(id: id, expectedVersions: try Self.expectedVersions(request))
         switch result.state {
         case .applied: return Response(status: .noContent)
         case .pending(let reason): return Self.json(.accepted, Self.pendingBody(id: id, version: nil, reason: reason))
@@ -86,13 +86,13 @@ struct AdminRoutes: Sendable {
     }
 
     func updateCategory(_ request: Request, id: Int64) async throws -> Response {
-        let expected = try Self.expectedVersion(request)
+        let expected = try Self.expectedVersions(request)
         let body = try await JSONBody.read(request, allowed: Self.categoryFields.subtracting(["id"]))
         guard body.has("slug") || body.has("name") || body.has("parent_id") else {
             throw Problem.badRequest("the body changes nothing; send slug, name or parent_id")
         }
         let (category, state) = try await CategoryWriter(catalog: catalog, invalidator: invalidator).update(
-            id: id, expectedVersion: expected, slug: try body.string("slug"), name: try body.string("name"),
+            id: id, expectedVersions: expected, slug: try body.string("slug"), name: try body.string("name"),
             parentID: try body.integer("parent_id"))
         return Self.categoryResponse(category, state: state, status: .ok)
     }
@@ -165,17 +165,18 @@ struct AdminRoutes: Sendable {
         }
     }
 
-    /// `If-Match` with the version the client last saw: `"3"`, `W/"3"` or `3`; `*` or none means any.
-    static func expectedVersion(_ request: Request) throws -> Int64? {
-        guard var text = request.headers[.ifMatch]?.trimmingCharacters(in: .whitespaces), text != "*" else {
-            return nil
-        }
-        if text.hasPrefix("W/") { text.removeFirst(2) }
-        text = text.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-        guard let version = Int64(text), version > 0 else {
+    /// `If-Match` (RFC 9110 §13.1.1): `*` or none means any version; otherwise the versions its
+    /// strong tags name (the ETag is `"<version>"`). Weak tags and other opaque values are
+    /// well-formed but can never match strongly: the write then answers 412.
+    /// - Throws: `Problem` 400 for a malformed field.
+    static func expectedVersions(_ request: Request) throws -> [Int64]? {
+        let values = request.headers[values: .ifMatch]
+        guard !values.isEmpty else { return nil }
+        guard let tags = EntityTags(values.joined(separator: ", ")) else {
             throw Problem.badRequest(
-                "If-Match must be the version from the ETag, such as \"3\"; got '\(text.prefix(40))'")
+                "If-Match must be * or entity-tags such as \"3\" (the ETag of the version last read); got '\(JSONBody.printable(values.joined(separator: ", ")))'"
+            )
         }
-        return version
+        return tags.strongVersions
     }
 }

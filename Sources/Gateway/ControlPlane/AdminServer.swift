@@ -17,14 +17,15 @@ public struct AdminServer: Service {
     public init(
         host: String, port: Int, tokens: [String], hookSecret: String?, catalog: HybridCatalog,
         cache: ReadThroughCache<PreparedResponse>?, invalidator: any TagInvalidator, redis: RedisClient,
-        registry: PrometheusCollectorRegistry, warmups: WarmupJobs, logger: Logger
+        scheme: CacheKeyScheme, registry: PrometheusCollectorRegistry, warmups: WarmupJobs, logger: Logger
     ) {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware(routes: Self.routes))
         OperationsRoutes(catalog: catalog, redis: redis, registry: registry, checkTimeout: .seconds(1)).register(
             on: router)
         HookRoutes(
-            catalog: catalog, cache: cache, invalidator: invalidator, signature: hookSecret.map(HookSignature.init)
+            catalog: catalog, cache: cache, invalidator: invalidator, signature: hookSecret.map(HookSignature.init),
+            redis: redis, scheme: scheme
         )
         .register(on: router)
         let admin = router.group("admin/v1").add(middleware: BearerAuthMiddleware(tokens: tokens))

@@ -9,11 +9,18 @@ import NIOCore
 ///
 /// Body: `{"products": [1, 2], "categories": [3], "all": false, "mode": "hard" | "soft"}`, signed with
 /// HMAC-SHA256 over `X-Timestamp + "." + body` (`X-Signature: sha256=<hex>`), within 5 minutes.
+/// A signed request is applied once: a replay within the window is refused (409) and does
+/// nothing, in every gateway that shares the Redis. It is recorded as applied only once every
+/// tag was invalidated, so a hook answered 503 can be sent again.
 struct HookRoutes: Sendable {
     let catalog: HybridCatalog
     let cache: ReadThroughCache<PreparedResponse>?
     let invalidator: any TagInvalidator
     let signature: HookSignature?
+    let redis: RedisClient
+    let scheme: CacheKeyScheme
+
+    static let fields: Set<String> = ["products", "categories", "all", "mode"]
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("hooks/v1/invalidate") { request, _ in try await invalidate(request) }
@@ -32,28 +39,34 @@ struct HookRoutes: Sendable {
         }
         let buffer = try await request.body.collect(upTo: JSONBody.maximumBytes)
         let bytes = Array(buffer.readableBytesView)
+        let signed: String
         do {
-            try signature.verify(
-                signature: request.headers[HTTPField.Name("X-Signature")!],
-                timestamp: request.headers[HTTPField.Name("X-Timestamp")!],
+            signed = try signature.verify(
+                signature: request.headers[Self.signatureHeader], timestamp: request.headers[Self.timestampHeader],
                 body: bytes)
         } catch let failure as HookSignature.Failure {
             throw Problem(status: .unauthorized, title: "Unauthorized", detail: failure.description)
         }
-        guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else {
-            throw Problem.badRequest("the body must be a JSON object")
+        let appliedKey = scheme.appliedHook(signed)
+        let seen: ByteBuffer?
+        do {
+            seen = try await redis.get(appliedKey)
+        } catch {
+            throw Problem.unavailable("the cache could not be reached; nothing was invalidated; retry the hook")
         }
-        let body = JSONBody(fields: fields)
-        if let unknown = fields.keys.sorted().first(where: { !["products", "categories", "all", "mode"].contains($0) })
-        {
-            throw Problem.badRequest("unknown field '\(unknown.prefix(64))'; allowed: products, categories, all, mode")
+        if seen != nil {
+            throw Problem(
+                status: .conflict, title: "Conflict",
+                detail:
+                    "this signed request was already applied; a new invalidation needs a new X-Timestamp and signature")
         }
+        let body = try JSONBody.parse(bytes, allowed: Self.fields)
         let products = try body.integers("products") ?? []
         let categories = try body.integers("categories") ?? []
         let all = try body.bool("all") ?? false
         let modeText = try body.string("mode") ?? "hard"
         guard let mode = InvalidationMode(rawValue: modeText) else {
-            throw Problem.badRequest("field 'mode' must be hard or soft, got '\(modeText.prefix(20))'")
+            throw Problem.badRequest("field 'mode' must be hard or soft, got '\(JSONBody.printable(modeText))'")
         }
         guard all || !products.isEmpty || !categories.isEmpty else {
             throw Problem.badRequest("name products, categories, or all: true")
@@ -63,7 +76,7 @@ struct HookRoutes: Sendable {
         }
         var tags: [CatalogTag] = products.map { .product($0) } + categories.map { .category($0) }
         if all || !categories.isEmpty { tags.append(.categories) }
-        if all { tags += try await everyTag() }
+        if all { tags += try await catalog.allTags() }
         var invalidated = 0
         do {
             for start in stride(from: 0, to: tags.count, by: 1000) {
@@ -79,6 +92,15 @@ struct HookRoutes: Sendable {
             throw Problem.unavailable(
                 "the cache could not be reached; \(invalidated) of \(tags.count) tags were invalidated; retry the hook")
         }
+        // Applied: from now on the same signed request is a replay (kept a little past the window,
+        // which the timestamp check enforces).
+        _ = try? await redis.send(
+            RESPCommand(
+                "SET",
+                [
+                    .string(appliedKey), "1", "NX", "PX", .integer((HookSignature.replayWindow + 60) * 1000),
+                ])
+        ).get()
         var writer = JSONWriter()
         writer.beginObject()
         writer.key("invalidated_tags")
@@ -89,8 +111,6 @@ struct HookRoutes: Sendable {
         return AdminRoutes.json(.ok, writer.bytes)
     }
 
-    /// Every category's and product's tag, for `all: true`.
-    private func everyTag() async throws -> [CatalogTag] {
-        try await catalog.allTags()
-    }
+    static let signatureHeader = HTTPField.Name("X-Signature")!
+    static let timestampHeader = HTTPField.Name("X-Timestamp")!
 }

@@ -36,20 +36,35 @@ public struct HookSignature: Sendable {
     }
 
     /// - Throws: `Failure` naming what is wrong.
+    /// - Returns: the signature's 32 bytes in hex (what a replay would present again).
+    @discardableResult
     public func verify(
         signature: String?, timestamp: String?, body: [UInt8], now: Int64 = Int64(Date().timeIntervalSince1970)
-    )
-        throws
-    {
-        guard let timestamp, let seconds = Int64(timestamp) else { throw Failure.missing("X-Timestamp") }
-        guard let signature, signature.hasPrefix("sha256="), signature.utf8.count == 71 else {
-            throw Failure.missing("X-Signature")
+    ) throws -> String {
+        // Unix seconds as plain digits: no sign, no spaces, no leading '+', at most 12 digits (so
+        // the arithmetic below cannot overflow whatever the header holds).
+        guard let timestamp, (1...12).contains(timestamp.utf8.count),
+            timestamp.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let seconds = Int64(timestamp)
+        else { throw Failure.missing("X-Timestamp") }
+        guard let signature, signature.utf8.count == 71, signature.hasPrefix("sha256="),
+            signature.utf8.dropFirst(7).allSatisfy({ Self.isHexDigit($0) })
+        else { throw Failure.missing("X-Signature") }
+        let skew = now.subtractingReportingOverflow(seconds)
+        guard !skew.overflow, skew.partialValue.magnitude <= UInt64(Self.replayWindow) else {
+            throw Failure.stale(skew.overflow ? .max : skew.partialValue)
         }
-        guard abs(now - seconds) <= Self.replayWindow else { throw Failure.stale(now - seconds) }
         let expected = Array(sign(timestamp: seconds, body: body).utf8)
         let presented = Array(signature.lowercased().utf8)
         var difference: UInt8 = 0
         for (a, b) in zip(expected, presented) { difference |= a ^ b }
         guard difference == 0 else { throw Failure.mismatch }
+        return String(decoding: presented.dropFirst(7), as: UTF8.self)
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+            || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f"))
+            || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "F"))
     }
 }

@@ -20,18 +20,43 @@ struct JSONBody {
                 detail: "the body must be application/json, got '\(contentType ?? "nothing")'")
         }
         let buffer = try await request.body.collect(upTo: maximumBytes)
+        return try parse(Array(buffer.readableBytesView), allowed: allowed)
+    }
+
+    /// Parses a JSON object; every string in it (names and values, at any depth) must be free of
+    /// NUL, which neither database can store.
+    /// - Throws: `Problem` 400 naming what is wrong (where it is, for a NUL).
+    static func parse(_ bytes: [UInt8], allowed: Set<String>) throws -> JSONBody {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
         } catch {
-            throw Problem.badRequest("the body is not valid JSON")
+            throw Problem.badRequest("the body is not valid JSON (or nests deeper than 512 levels)")
         }
         guard case .object(let fields) = value else { throw Problem.badRequest("the body must be a JSON object") }
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw Problem.badRequest(
-                "unknown field '\(unknown.prefix(64))'; allowed fields are \(allowed.sorted().joined(separator: ", "))")
+                "unknown field '\(Self.printable(unknown))'; allowed fields are \(allowed.sorted().joined(separator: ", "))"
+            )
+        }
+        if let path = value.pathOfStringWithNUL() {
+            throw Problem.badRequest("field '\(path)' contains a NUL character (\\u0000), which cannot be stored")
         }
         return JSONBody(fields: fields)
+    }
+
+    /// Text from a request, safe to repeat in an answer: at most 64 characters, control characters
+    /// shown as U+XXXX.
+    static func printable(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars.prefix(64) {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                result += "U+" + String(scalar.value, radix: 16, uppercase: true)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     func has(_ name: String) -> Bool { fields[name] != nil }

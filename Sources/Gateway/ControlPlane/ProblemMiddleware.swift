@@ -46,7 +46,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 Problem(status: status, title: status.reasonPhrase, detail: error.body ?? status.reasonPhrase),
                 instance: request.uri.path)
         } catch {
-            context.logger.error("admin request failed", metadata: ["error": "\(error)"])
+            context.logger.error("admin request failed", metadata: ["error": "\(String(reflecting: error))"])
             return Self.response(
                 Problem(
                     status: .internalServerError, title: "Internal Server Error",

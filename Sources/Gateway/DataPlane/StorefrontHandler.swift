@@ -48,6 +48,10 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         inFlight.begin()
         requestCounter &+= 1
         let requestID = Self.requestID(from: head.headers) ?? "\(requestIDPrefix)-\(requestCounter)"
+        if let problem = Self.hostProblem(head) {
+            write(.problem(problem, instance: "/"), for: head, request: nil, requestID: requestID, context: context)
+            return
+        }
         let request: StorefrontRequest
         switch StorefrontRoute.parse(method: head.method.rawValue, uri: head.uri) {
         case .success(let route):
@@ -134,25 +138,28 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         timer.recordNanoseconds(Int64(NIODeadline.now().uptimeNanoseconds) - Int64(requestStarted.uptimeNanoseconds))
     }
 
-    /// `If-None-Match` against a strong ETag: `*`, or one of a comma-separated list.
+    /// `If-None-Match` (RFC 9110 §13.1.2): weak comparison against the entity's ETag; a malformed
+    /// field matches nothing (the full answer is sent).
     static func matches(_ ifNoneMatch: String, _ etag: String) -> Bool {
-        if ifNoneMatch == etag || ifNoneMatch == "*" { return true }
-        guard ifNoneMatch.contains(",") else { return false }
-        return ifNoneMatch.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == etag }
+        if ifNoneMatch == etag { return true }  // the common case, without parsing
+        return EntityTags(ifNoneMatch)?.matchesWeakly(etag) ?? false
     }
 
     static func acceptsGzip(_ headers: HTTPHeaders) -> Bool {
-        for value in headers[canonicalForm: "accept-encoding"] {
-            let parts = value.split(separator: ";")
-            guard parts.first?.trimmingCharacters(in: .whitespaces).lowercased() == "gzip" else { continue }
-            if parts.count > 1,
-                parts[1].trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "") == "q=0"
-            {
-                return false
-            }
-            return true
-        }
-        return false
+        let values = headers[canonicalForm: "accept-encoding"]
+        guard !values.isEmpty else { return false }
+        return AcceptEncoding.acceptsGzip(values.map(String.init))
+    }
+
+    /// RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host field (HTTP/2's `:authority`
+    /// arrives as Host through the codec and may be absent).
+    static func hostProblem(_ head: HTTPRequestHead) -> Problem? {
+        guard head.version == .http1_1 else { return nil }
+        let hosts = head.headers[canonicalForm: "host"]
+        if hosts.count == 1 { return nil }
+        return .badRequest(
+            hosts.isEmpty
+                ? "an HTTP/1.1 request needs a Host header" : "an HTTP/1.1 request must have exactly one Host header")
     }
 
     /// A client's request id is kept when it is short and printable, so logs can be joined.

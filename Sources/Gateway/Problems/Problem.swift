@@ -90,7 +90,7 @@ extension Problem {
             self = .notFound(error.description)
         case .versionConflict:
             self = Problem(status: .preconditionFailed, title: "Precondition Failed", detail: error.description)
-        case .duplicateSKU, .duplicateSlug, .categoryNotEmpty:
+        case .duplicateSKU, .duplicateSlug, .duplicateID, .categoryNotEmpty:
             self = Problem(status: .conflict, title: "Conflict", detail: error.description)
         case .invalidInput(let detail):
             self = .badRequest(detail)

@@ -29,8 +29,9 @@ public struct CatalogResponder: StorefrontResponder {
     ) -> ReadThroughCache<PreparedResponse> {
         ReadThroughCache<PreparedResponse>(
             redis: redis, scheme: scheme, policy: policy, nearCacheBytes: nearCacheBytes, logger: logger,
-            decode: { payload, _ in
-                PreparedResponse(payload: payload, cacheControl: cacheControl)
+            decode: {
+                [negativeCacheControl = "public, max-age=\(policy.negativeTTL.components.seconds)"] payload, negative in
+                PreparedResponse(payload: payload, cacheControl: negative ? negativeCacheControl : cacheControl)
                     ?? PreparedResponse(
                         status: .internalServerError, body: [], surrogateKey: "", cacheControl: "no-store")
             },
@@ -94,18 +95,38 @@ public struct CatalogResponder: StorefrontResponder {
         }
     }
 
+    /// How long a miss may take to load before it is answered 503 (the databases' own timeouts
+    /// are shorter; this bounds everything else).
+    static let loadDeadline: Duration = .seconds(5)
+
     /// Renders a route from the databases.
     func load(_ route: StorefrontRoute) async throws -> PreparedResponse {
-        let rendered = try await renderer.render(route)
-        return PreparedResponse(
-            status: .ok, body: rendered.body, surrogateKey: rendered.tags.map(\.description).joined(separator: " "),
-            cacheControl: cacheControl)
+        try await render(route).response
     }
 
-    /// The loader the cache calls: not-found answers are cached (briefly) as negative entries.
+    private func render(_ route: StorefrontRoute) async throws -> (response: PreparedResponse, pastTheEnd: Bool) {
+        let renderer = self.renderer
+        let rendered = try await Deadline.run(
+            Self.loadDeadline,
+            expired: { HybridError.postgresUnavailable("the page could not be loaded within \(Self.loadDeadline)") }
+        ) {
+            try await renderer.render(route)
+        }
+        let cacheControl = rendered.pastTheEnd ? "public, max-age=10" : self.cacheControl
+        return (
+            PreparedResponse(
+                status: .ok, body: rendered.body, surrogateKey: rendered.tags.map(\.description).joined(separator: " "),
+                cacheControl: cacheControl),
+            rendered.pastTheEnd
+        )
+    }
+
+    /// The loader the cache calls: not-found answers and pages past a listing's end are cached
+    /// briefly (the negative TTL), not for the hour of a real page.
     func loadResult(_ route: StorefrontRoute) async throws -> LoadResult {
         do {
-            return .found(try await load(route).payload())
+            let (response, pastTheEnd) = try await render(route)
+            return pastTheEnd ? .notFound(response.payload()) : .found(response.payload())
         } catch let error as HybridError {
             switch error {
             case .productNotFound, .categoryNotFound:
@@ -194,13 +215,17 @@ public struct CatalogResponder: StorefrontResponder {
         default:
             logger.error(
                 "storefront request failed",
-                metadata: ["route": "\(route.name)", "request.id": "\(requestID)", "error": "\(error)"])
+                metadata: [
+                    "route": "\(route.name)", "request.id": "\(requestID)", "error": "\(String(reflecting: error))",
+                ])
             problem = .unavailable("the catalog could not be read and no cached copy exists; retry shortly")
         }
         if problem.status == .serviceUnavailable {
             logger.warning(
                 "served 503: backends down and nothing cached",
-                metadata: ["route": "\(route.name)", "request.id": "\(requestID)", "error": "\(error)"])
+                metadata: [
+                    "route": "\(route.name)", "request.id": "\(requestID)", "error": "\(String(reflecting: error))",
+                ])
         }
         return .problem(problem)
     }
@@ -220,8 +245,13 @@ extension CatalogResponder {
             case .miss(stored: false): return .failed("invalidated while loading; the next read fills it")
             case .bypass: return .failed("Redis is unavailable")
             }
+        } catch let error as HybridError {
+            return .failed(error.description)
         } catch {
-            return .failed("\(error)")
+            logger.warning(
+                "warming a page failed",
+                metadata: ["route": "\(route.cacheKey)", "error": "\(String(reflecting: error))"])
+            return .failed("the page could not be loaded (the gateway's log has the detail)")
         }
     }
 }

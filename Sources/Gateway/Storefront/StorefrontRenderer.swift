@@ -6,6 +6,8 @@ public struct StorefrontRenderer: Sendable {
     public struct Rendered: Sendable {
         public var body: [UInt8]
         public var tags: [CatalogTag]
+        /// An empty page past a listing's last: remembered briefly, like a not-found.
+        public var pastTheEnd = false
     }
 
     let pages: CategoryPageLoader
@@ -26,7 +28,9 @@ public struct StorefrontRenderer: Sendable {
         case .categoryProducts(let categoryID, let request):
             let page = try await pages.load(categoryID: categoryID, request: request)
             // Tagged by category only: every write to a product of the category names the category.
-            return Rendered(body: CatalogJSON.page(page), tags: [.category(categoryID)])
+            return Rendered(
+                body: CatalogJSON.page(page), tags: [.category(categoryID)],
+                pastTheEnd: page.items.isEmpty && request.page > 1)
         case .product(let id):
             let product = try await products.product(id: id)
             return Rendered(body: CatalogJSON.product(product), tags: [.product(id)])

@@ -16,7 +16,8 @@ public struct Backends: Sendable {
     ) throws {
         let settings = try PostgresSettings(url: configuration.postgresURL)
         postgres = PostgresClient(
-            configuration: settings.clientConfiguration(poolSize: configuration.postgresPoolSize),
+            configuration: settings.clientConfiguration(
+                poolSize: configuration.postgresPoolSize, statementTimeout: configuration.postgresStatementTimeout),
             eventLoopGroup: eventLoopGroup, backgroundLogger: logger)
         mongoPool = try MongoConnectionPool(
             uri: configuration.mongoURL, databaseName: configuration.mongoDatabase, size: configuration.mongoPoolSize,

@@ -68,7 +68,7 @@ public final class WarmupJob: Sendable {
                         let index = next.take()
                         guard index < routes.count, !Task.isCancelled else { return }
                         if plan.rate > 0 {
-                            let due = started + .milliseconds(Int64(Double(index) * 1000 / plan.rate))
+                            let due = started + plan.delay(before: index)
                             if due > ContinuousClock.now { try? await Task.sleep(until: due) }
                         }
                         let outcome = await self.responder.warm(routes[index], on: eventLoop)

@@ -11,6 +11,9 @@ public struct WarmupPlan: Sendable, Hashable {
     /// Requests per second at most; 0 is unlimited.
     public var rate: Double
 
+    public static let minimumRate = 0.01
+    public static let maximumRate = 100_000.0
+
     public init(
         categoryIDs: [Int64]? = nil, pages: Int = 3, sorts: [ListingSort] = ListingSort.allCases,
         perPage: Int = PageRequest.defaultPerPage, concurrency: Int = 4, rate: Double = 0
@@ -24,7 +27,14 @@ public struct WarmupPlan: Sendable, Hashable {
         guard (1...64).contains(concurrency) else {
             throw HybridError.invalidInput("concurrency must be from 1 to 64, got \(concurrency)")
         }
-        guard rate >= 0 else { throw HybridError.invalidInput("rate must not be negative") }
+        guard rate == 0 || (rate.isFinite && rate >= Self.minimumRate && rate <= Self.maximumRate) else {
+            throw HybridError.invalidInput(
+                "rate must be 0 (unlimited) or from \(Self.minimumRate) to \(Int(Self.maximumRate)) pages per second, got \(rate)"
+            )
+        }
+        if let categoryIDs, categoryIDs.count > 10_000 {
+            throw HybridError.invalidInput("at most 10000 categories per job, got \(categoryIDs.count)")
+        }
         guard !sorts.isEmpty else { throw HybridError.invalidInput("name at least one sort") }
         self.categoryIDs = categoryIDs
         self.pages = pages
@@ -32,6 +42,13 @@ public struct WarmupPlan: Sendable, Hashable {
         self.perPage = perPage
         self.concurrency = concurrency
         self.rate = rate
+    }
+
+    /// When the `index`th page may start, counted from the job's start (the rate's pacing).
+    func delay(before index: Int) -> Duration {
+        guard rate > 0 else { return .zero }
+        // rate ≥ 0.01 and index < 2^53 keep this finite and far inside Duration's range.
+        return .milliseconds(Int64(clamping: Int(exactly: (Double(index) * 1000 / rate).rounded()) ?? Int.max))
     }
 
     /// The routes to fill, from the categories' current product counts (one SQL query).

@@ -48,6 +48,7 @@ public struct ImportLineDecoder: Sendable {
         guard !category.name.trimmingWhitespace.isEmpty, category.name.count <= 200 else {
             throw HybridError.invalidInput("category.name must be 1 to 200 characters")
         }
+        try ProductValidation.validateText(category.name, field: "category.name", allowingLineBreaks: false)
     }
 
     static func describe(_ error: DecodingError) -> String {

@@ -75,3 +75,28 @@ struct AnyKey: CodingKey {
     init?(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { nil }
 }
+
+extension JSONValue {
+    /// Where the first string holding NUL is (`attributes.color`, `images[2]`), if any: neither
+    /// PostgreSQL text nor a BSON key can carry one.
+    public func pathOfStringWithNUL(at path: String = "") -> String? {
+        switch self {
+        case .string(let text):
+            return text.utf8.contains(0) ? (path.isEmpty ? "(the value)" : path) : nil
+        case .array(let values):
+            for (index, value) in values.enumerated() {
+                if let found = value.pathOfStringWithNUL(at: "\(path)[\(index)]") { return found }
+            }
+            return nil
+        case .object(let fields):
+            for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
+                let child = path.isEmpty ? key : "\(path).\(key)"
+                if key.utf8.contains(0) { return child.replacingOccurrences(of: "\0", with: "\\u0000") }
+                if let found = value.pathOfStringWithNUL(at: child) { return found }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+}

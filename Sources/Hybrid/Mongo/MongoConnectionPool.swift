@@ -27,7 +27,8 @@ public final class MongoConnectionPool: @unchecked Sendable {
         MongoLogBridge.install(logger: logger)
         var error = cmongoc_error_make()
         guard let parsed = mongoc_uri_new_with_error(uri, &error) else {
-            throw HybridError.invalidInput("the MongoDB URL '\(uri)' is invalid: \(MongoError(error).message)")
+            throw HybridError.invalidInput(
+                "the MongoDB URL '\(Self.masked(uri))' is invalid: \(MongoError(error).message)")
         }
         defer { mongoc_uri_destroy(parsed) }
         for (option, value) in [
@@ -37,7 +38,7 @@ public final class MongoConnectionPool: @unchecked Sendable {
             mongoc_uri_set_option_as_int32(parsed, option, Int32(value))
         }
         guard let pool = mongoc_client_pool_new(parsed) else {
-            throw HybridError.invalidInput("libmongoc could not create a client pool for '\(uri)'")
+            throw HybridError.invalidInput("libmongoc could not create a client pool for '\(Self.masked(uri))'")
         }
         mongoc_client_pool_set_error_api(pool, 2)
         mongoc_client_pool_max_size(pool, UInt32(size))
@@ -116,4 +117,16 @@ func withReply(
     let ok = call(reply, &error)
     guard ok else { throw MongoError(error) }
     return BSONDocument.fields(of: reply)
+}
+
+extension MongoConnectionPool {
+    /// A connection string with its password masked, for errors and logs.
+    static func masked(_ uri: String) -> String {
+        guard let at = uri.lastIndex(of: "@"), let scheme = uri.range(of: "://"), scheme.upperBound < at else {
+            return uri
+        }
+        let credentials = uri[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return uri }
+        return String(uri[..<credentials.index(after: colon)]) + "****" + String(uri[at...])
+    }
 }

@@ -3,12 +3,12 @@ import Synchronization
 /// Waits for an operation at most a given time, without waiting for one that ignores
 /// cancellation: a connection pool that has stopped answers neither a lease nor its
 /// cancellation, and a task group would wait for such a child forever.
-enum Deadline {
+public enum Deadline {
     /// Runs `operation`; past `limit` (or when the caller is cancelled) it is abandoned (cancelled,
     /// not awaited) and `expired` is thrown, unless `mayAbandon` says it has reached a point it
     /// must be allowed to finish from (a transaction that has begun), in which case its own
     /// outcome is awaited.
-    static func run<T: Sendable>(
+    public static func run<T: Sendable>(
         _ limit: Duration, expired: @escaping @Sendable () -> any Error,
         mayAbandon: @escaping @Sendable () -> Bool = { true },
         _ operation: @escaping @Sendable () async throws -> T

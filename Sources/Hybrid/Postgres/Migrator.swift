@@ -24,6 +24,8 @@ public struct Migrator: Sendable {
         var applied: [Int] = []
         for migration in migrations {
             let done = try await catalog.postgres.withTransaction(logger: logger) { connection -> Bool in
+                // Migrations may rewrite large tables: no statement timeout for them.
+                try await connection.query("SET LOCAL statement_timeout = 0", logger: logger)
                 try await connection.query("SELECT pg_advisory_xact_lock(72400017)", logger: logger)
                 let rows = try await connection.query(
                     "SELECT 1 FROM schema_migrations WHERE version = \(migration.version)", logger: logger)

@@ -33,6 +33,14 @@ public struct CategoryWriter: Sendable {
     public func update(
         id: Int64, expectedVersion: Int64? = nil, slug: String? = nil, name: String? = nil, parentID: Int64? = nil
     ) async throws -> (Category, WriteResult.State) {
+        try await update(
+            id: id, expectedVersions: expectedVersion.map { [$0] }, slug: slug, name: name, parentID: parentID)
+    }
+
+    /// Renames or moves a category only if its version is one of `expectedVersions` (`nil`: any).
+    public func update(
+        id: Int64, expectedVersions: [Int64]?, slug: String? = nil, name: String? = nil, parentID: Int64? = nil
+    ) async throws -> (Category, WriteResult.State) {
         if let slug { try Self.validate(slug: slug, name: "x") }
         if let name { try Self.validate(slug: "x", name: name) }
         if let parentID, parentID == id { throw HybridError.invalidInput("a category cannot be its own parent") }
@@ -41,7 +49,8 @@ public struct CategoryWriter: Sendable {
                 """
                 UPDATE categories SET slug = COALESCE(\(slug), slug), name = COALESCE(\(name), name),
                     parent_id = COALESCE(\(parentID), parent_id), updated_at = now(), version = version + 1
-                WHERE id = \(id) AND (\(expectedVersion)::bigint IS NULL OR version = \(expectedVersion))
+                WHERE id = \(id)
+                    AND (\(expectedVersions)::bigint[] IS NULL OR version = ANY(\(expectedVersions)::bigint[]))
                 RETURNING id, slug, name, parent_id, version
                 """, on: connection)
             for try await c in rows.decode((Int64, String, String, Int64?, Int64).self) {
@@ -49,7 +58,8 @@ public struct CategoryWriter: Sendable {
             }
             let current = try await catalog.sql("SELECT version FROM categories WHERE id = \(id)", on: connection)
             for try await version in current.decode(Int64.self) {
-                throw HybridError.versionConflict(id: id, expected: expectedVersion ?? version, current: version)
+                throw HybridError.versionConflict(
+                    id: id, expected: expectedVersions?.first ?? version, current: version)
             }
             throw HybridError.categoryNotFound(id)
         }
@@ -78,11 +88,12 @@ public struct CategoryWriter: Sendable {
             slug.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 })
         else {
             throw HybridError.invalidInput(
-                "slug must be 1 to 100 characters of a-z, 0-9 and '-', got '\(slug.prefix(120))'")
+                "slug must be 1 to 100 characters of a-z, 0-9 and '-', got '\(ProductValidation.printable(slug))'")
         }
         guard !name.trimmingWhitespace.isEmpty, name.count <= 200 else {
             throw HybridError.invalidInput("name must be 1 to 200 characters")
         }
+        try ProductValidation.validateText(name, field: "name", allowingLineBreaks: false)
     }
 
     private func write(

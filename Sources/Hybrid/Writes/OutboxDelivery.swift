@@ -66,7 +66,8 @@ struct OutboxDelivery: Sendable {
         } catch {
             // Applied everywhere; the relay will apply it again harmlessly and remove it.
             catalog.logger.notice(
-                "outbox entry applied but not removed", metadata: ["outbox.id": "\(entry.id)", "error": "\(error)"])
+                "outbox entry applied but not removed",
+                metadata: ["outbox.id": "\(entry.id)", "error": "\(String(reflecting: error))"])
         }
         return nil
     }
@@ -78,7 +79,8 @@ struct OutboxDelivery: Sendable {
             try await catalog.sql(Self.failureUpdate(entry, documentApplied: documentApplied, reason: reason))
         } catch {
             catalog.logger.warning(
-                "could not record an outbox failure", metadata: ["outbox.id": "\(entry.id)", "error": "\(error)"])
+                "could not record an outbox failure",
+                metadata: ["outbox.id": "\(entry.id)", "error": "\(String(reflecting: error))"])
         }
         catalog.logger.notice(
             "outbox entry left for the relay",

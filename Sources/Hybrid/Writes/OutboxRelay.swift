@@ -62,7 +62,8 @@ public struct OutboxRelay: Service {
                             ])
                     }
                 } catch {
-                    logger.warning("outbox relay could not read the outbox", metadata: ["error": "\(error)"])
+                    logger.warning(
+                        "outbox relay could not read the outbox", metadata: ["error": "\(String(reflecting: error))"])
                 }
                 if !pass.full || pass.delivered == 0 {
                     try? await Task.sleep(for: self.idleInterval)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The limits every product value meets before it reaches a database, the same for the admin API
 /// and the importer.
 public enum ProductValidation {
@@ -44,17 +46,34 @@ public enum ProductValidation {
             throw HybridError.invalidInput("sku must be 1 to \(maximumSKULength) characters, got \(sku.utf8.count)")
         }
         guard sku.utf8.allSatisfy({ isSKUByte($0) }) else {
-            throw HybridError.invalidInput("sku '\(sku)' may contain only letters, digits, '-', '_' and '.'")
+            throw HybridError.invalidInput(
+                "sku '\(printable(sku))' may contain only letters, digits, '-', '_' and '.'")
         }
     }
 
-    static func validateName(_ name: String) throws {
+    static func validateName(_ name: String, field: String = "name") throws {
         guard !name.trimmingWhitespace.isEmpty, name.count <= maximumNameLength else {
-            throw HybridError.invalidInput("name must be 1 to \(maximumNameLength) characters, got \(name.count)")
+            throw HybridError.invalidInput("\(field) must be 1 to \(maximumNameLength) characters, got \(name.count)")
+        }
+        try validateText(name, field: field, allowingLineBreaks: false)
+    }
+
+    /// No NUL (neither database can store it) and, unless `allowingLineBreaks`, no control
+    /// characters at all; tab, CR and LF are allowed where text may span lines.
+    public static func validateText(_ text: String, field: String, allowingLineBreaks: Bool) throws {
+        for (offset, scalar) in text.unicodeScalars.enumerated() {
+            let value = scalar.value
+            let isControl = value < 0x20 || value == 0x7F
+            let isLineBreak = value == 0x09 || value == 0x0A || value == 0x0D
+            if value == 0 || (isControl && !(allowingLineBreaks && isLineBreak)) {
+                throw HybridError.invalidInput(
+                    "\(field) contains the control character U+\(String(format: "%04X", value)) at position \(offset)")
+            }
         }
     }
 
     static func validateDescription(_ description: String) throws {
+        try validateText(description, field: "description", allowingLineBreaks: true)
         guard description.count <= maximumDescriptionLength else {
             throw HybridError.invalidInput(
                 "description must be at most \(maximumDescriptionLength) characters, got \(description.count)")
@@ -65,7 +84,7 @@ public enum ProductValidation {
         guard currency.utf8.count == 3, currency.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") })
         else {
             throw HybridError.invalidInput(
-                "currency must be a three-letter ISO 4217 code such as EUR, got '\(currency)'")
+                "currency must be a three-letter ISO 4217 code such as EUR, got '\(printable(currency))'")
         }
     }
 
@@ -75,10 +94,11 @@ public enum ProductValidation {
                 "at most \(maximumAttributes) attributes are allowed, got \(attributes.count)")
         }
         for (key, value) in attributes {
-            guard !key.isEmpty, key.utf8.count <= maximumAttributeKeyLength, !key.hasPrefix("$"), !key.contains(".")
+            guard !key.isEmpty, key.utf8.count <= maximumAttributeKeyLength, !key.hasPrefix("$"), !key.contains("."),
+                !key.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
             else {
                 throw HybridError.invalidInput(
-                    "attribute name '\(key.prefix(80))' must be 1 to \(maximumAttributeKeyLength) characters without '$' or '.'"
+                    "attribute name '\(printable(key))' must be 1 to \(maximumAttributeKeyLength) characters without '$', '.' or control characters"
                 )
             }
             try validateAttributeValue(value, key: key, depth: 0)
@@ -91,6 +111,10 @@ public enum ProductValidation {
         case .string(let text) where text.count > maximumAttributeStringLength:
             throw HybridError.invalidInput(
                 "attribute '\(key)' is longer than \(maximumAttributeStringLength) characters")
+        case .string(let text):
+            try validateText(text, field: "attribute '\(key)'", allowingLineBreaks: true)
+        case .double(let number) where !number.isFinite:
+            throw HybridError.invalidInput("attribute '\(key)' is not a finite number")
         case .array(let values):
             guard values.count <= 100 else {
                 throw HybridError.invalidInput("attribute '\(key)' has more than 100 values")
@@ -101,8 +125,11 @@ public enum ProductValidation {
                 throw HybridError.invalidInput("attribute '\(key)' has more than 50 fields")
             }
             for (name, element) in fields {
-                guard !name.hasPrefix("$"), !name.contains(".") else {
-                    throw HybridError.invalidInput("attribute '\(key)' has a field name with '$' or '.'")
+                guard !name.isEmpty, !name.hasPrefix("$"), !name.contains("."),
+                    !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+                else {
+                    throw HybridError.invalidInput(
+                        "attribute '\(key)' has an empty field name or one with '$', '.' or control characters")
                 }
                 try validateAttributeValue(element, key: key, depth: depth + 1)
             }
@@ -117,12 +144,26 @@ public enum ProductValidation {
         }
         for (index, url) in images.enumerated() {
             guard url.utf8.count <= maximumImageURLLength, url.hasPrefix("https://") || url.hasPrefix("http://"),
-                !url.contains(" ")
+                url.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F })
             else {
                 throw HybridError.invalidInput(
                     "images[\(index)] must be an http(s) URL of at most \(maximumImageURLLength) characters")
             }
         }
+    }
+
+    /// Text from input, safe to repeat in an error: at most 80 characters, control characters as
+    /// U+XXXX.
+    static func printable(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars.prefix(80) {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                result += "U+" + String(format: "%04X", scalar.value)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     private static func isSKUByte(_ byte: UInt8) -> Bool {

@@ -41,6 +41,12 @@ public struct ProductWriter: Sendable {
 
     /// Applies a partial update, optionally only over `expectedVersion` (optimistic concurrency).
     public func update(id: Int64, expectedVersion: Int64? = nil, changes: ProductChanges) async throws -> WriteResult {
+        try await update(id: id, expectedVersions: expectedVersion.map { [$0] }, changes: changes)
+    }
+
+    /// Applies a partial update only if the stored version is one of `expectedVersions` (`nil`:
+    /// any; empty: none, as for an `If-Match` whose tags cannot match).
+    public func update(id: Int64, expectedVersions: [Int64]?, changes: ProductChanges) async throws -> WriteResult {
         guard !changes.isEmpty else { throw HybridError.invalidInput("the update changes no field") }
         try ProductValidation.validate(changes)
         let set = changes.documentSet()
@@ -53,7 +59,8 @@ public struct ProductWriter: Sendable {
                     status = COALESCE(\(changes.status?.rawValue), p.status),
                     updated_at = now(), version = p.version + 1
                 FROM (SELECT id, category_id, status FROM products WHERE id = \(id) FOR UPDATE) old
-                WHERE p.id = old.id AND (\(expectedVersion)::bigint IS NULL OR p.version = \(expectedVersion))
+                WHERE p.id = old.id
+                    AND (\(expectedVersions)::bigint[] IS NULL OR p.version = ANY(\(expectedVersions)::bigint[]))
                 RETURNING \(unescaped: productColumns), old.category_id, old.status
                 """, on: connection)
             var result: (ProductRow, Int64, String)?
@@ -61,7 +68,7 @@ public struct ProductWriter: Sendable {
                 result = (ProductRow(columns: (c.0, c.1, c.2, c.3, c.4, c.5, c.6)), c.7, c.8)
             }
             guard let (row, oldCategory, oldStatus) = result else {
-                throw try await missingOrConflict(id: id, expectedVersion: expectedVersion, connection: connection)
+                throw try await missingOrConflict(id: id, expectedVersions: expectedVersions, connection: connection)
             }
             var tags: [CatalogTag] = [.category(row.categoryID)]
             if oldCategory != row.categoryID { tags.append(.category(oldCategory)) }
@@ -84,17 +91,23 @@ public struct ProductWriter: Sendable {
 
     /// Deletes a product from both stores.
     public func delete(id: Int64, expectedVersion: Int64? = nil) async throws -> WriteResult {
+        try await delete(id: id, expectedVersions: expectedVersion.map { [$0] })
+    }
+
+    /// Deletes a product only if its version is one of `expectedVersions` (`nil`: any).
+    public func delete(id: Int64, expectedVersions: [Int64]?) async throws -> WriteResult {
         try await write(tags: [.product(id), .categories]) { connection in
             let rows = try await catalog.sql(
                 """
                 DELETE FROM products
-                WHERE id = \(id) AND (\(expectedVersion)::bigint IS NULL OR version = \(expectedVersion))
+                WHERE id = \(id)
+                    AND (\(expectedVersions)::bigint[] IS NULL OR version = ANY(\(expectedVersions)::bigint[]))
                 RETURNING category_id, version
                 """, on: connection)
             var deleted: (Int64, Int64)?
             for try await c in rows.decode((Int64, Int64).self) { deleted = c }
             guard let (categoryID, version) = deleted else {
-                throw try await missingOrConflict(id: id, expectedVersion: expectedVersion, connection: connection)
+                throw try await missingOrConflict(id: id, expectedVersions: expectedVersions, connection: connection)
             }
             let tombstone = ProductRow(
                 id: id, sku: "", categoryID: categoryID, status: .archived, createdAt: Date(), updatedAt: Date(),
@@ -103,12 +116,12 @@ public struct ProductWriter: Sendable {
         }
     }
 
-    private func missingOrConflict(id: Int64, expectedVersion: Int64?, connection: PostgresConnection) async throws
+    private func missingOrConflict(id: Int64, expectedVersions: [Int64]?, connection: PostgresConnection) async throws
         -> HybridError
     {
         let rows = try await catalog.sql("SELECT version FROM products WHERE id = \(id)", on: connection)
         for try await current in rows.decode(Int64.self) {
-            return .versionConflict(id: id, expected: expectedVersion ?? current, current: current)
+            return .versionConflict(id: id, expected: expectedVersions?.first ?? current, current: current)
         }
         return .productNotFound(id)
     }
