@@ -50,7 +50,7 @@ import Testing
         }
         await release.open()
         let earlyResult = try await early.value
-        #expect(earlyResult.outcome == .miss(stored: false), "the early fill overlapped the write: not stored")
+        #expect(earlyResult.outcome != .miss(stored: true), "the early fill overlapped the write: not stored")
         #expect(
             late?.value == buffer("v2"),
             "a read after the write got \(late.map { String(buffer: $0.value) } ?? "nothing within 3 s")")
@@ -286,7 +286,9 @@ import Testing
             late?.value == buffer("v2"),
             "a read after the write got \(late.map { String(buffer: $0.value) } ?? "nothing within 3 s")")
         await release.open()
-        #expect(try await early.value.outcome == .miss(stored: false), "a load from before the restart was stored")
+        // Not stored (a busy machine may also have made it bypass Redis, which never stores).
+        let earlyOutcome = try await early.value.outcome
+        #expect(earlyOutcome != .miss(stored: true), "a load from before the restart was stored")
         #expect(try await test.fetch(key, tags: tags) { .found(buffer("unused")) }.value == buffer("v2"))
     }
 }

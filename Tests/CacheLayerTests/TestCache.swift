@@ -23,7 +23,7 @@ struct TestCache: Sendable {
         probe: (any CacheProbe)? = nil
     ) throws -> TestCache {
         var configuration = try RedisConfiguration(url: url ?? (try TestEnvironment.redisURL))
-        configuration.commandTimeout = .milliseconds(500)
+        configuration.commandTimeout = .seconds(2)  // a busy CI machine must not turn reads into bypasses
         let redis = RedisClient(configuration: configuration, logger: logger)
         let cache = ReadThroughCache<ByteBuffer>(
             redis: redis, scheme: CacheKeyScheme(prefix: prefix), policy: policy, nearCacheBytes: nearCacheBytes,
