@@ -68,7 +68,8 @@ public struct GatewayApplication: Sendable {
         let responder = CatalogResponder(renderer: renderer, cache: cache, cacheControl: cacheControl, logger: logger)
         self.responder = responder
         storefront = StorefrontServer(
-            host: configuration.httpHost, port: configuration.httpPort, responder: responder, logger: logger)
+            host: configuration.httpHost, port: configuration.httpPort, responder: responder, logger: logger,
+            settings: configuration.connections)
         if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
             let context: NIOSSLContext
             do {
@@ -79,7 +80,7 @@ public struct GatewayApplication: Sendable {
             }
             secureStorefront = StorefrontServer(
                 host: configuration.httpHost, port: configuration.tlsPort, responder: responder, logger: logger,
-                tls: context)
+                tls: context, settings: configuration.connections)
         } else {
             secureStorefront = nil
         }
@@ -89,7 +90,8 @@ public struct GatewayApplication: Sendable {
             host: configuration.adminHost, port: configuration.adminPort, tokens: configuration.adminTokens,
             hookSecret: configuration.hookSecret, catalog: backends.catalog, cache: cache, invalidator: invalidator,
             redis: redis, scheme: configuration.cacheKeyScheme,
-            registry: registry, warmups: WarmupJobs(responder: responder, catalog: backends.catalog), logger: logger)
+            registry: registry, warmups: WarmupJobs(responder: responder, catalog: backends.catalog),
+            connections: configuration.connections, logger: logger)
     }
 
     /// The services in start order; they stop in reverse.

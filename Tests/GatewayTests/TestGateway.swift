@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import Prometheus
 import PostgresNIO
+import ServiceLifecycle
 import TestSupport
 import Testing
 
@@ -16,6 +17,12 @@ struct TestGateway: Sendable {
     let adminPort: Int
     /// The TLS storefront port, when the test configured a certificate.
     let tlsPort: Int?
+    let services: ServiceGroup
+
+    /// Stops the gateway as SIGTERM does (the test can watch its connections meanwhile).
+    func stopGracefully() async {
+        await services.triggerGracefulShutdown()
+    }
 
     static let adminToken = "test-admin-token-0123456789"
     static let hookSecret = "test-hook-secret-0123456789"
@@ -77,7 +84,9 @@ struct TestGateway: Sendable {
                 let adminPort = try await application.admin.port
                 let tlsPort = try await application.secureStorefront?.port
                 try await body(
-                    TestGateway(application: application, port: port, adminPort: adminPort, tlsPort: tlsPort))
+                    TestGateway(
+                        application: application, port: port, adminPort: adminPort, tlsPort: tlsPort,
+                        services: services))
                 try? await application.backends.catalog.mongo.dropDatabase()
                 return .success(())
             } catch {

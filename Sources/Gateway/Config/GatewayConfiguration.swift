@@ -40,6 +40,15 @@ public struct GatewayConfiguration: Sendable {
         Setting(name: "GATEWAY_ADMIN_HOST", defaultValue: "127.0.0.1", help: "admin (control plane) address"),
         Setting(name: "GATEWAY_ADMIN_PORT", defaultValue: "8081", help: "admin (control plane) port"),
         Setting(
+            name: "GATEWAY_READ_TIMEOUT_MS", defaultValue: "10000",
+            help: "from a request's first byte to its last (HTTP/2: a stream's request), on every port"),
+        Setting(
+            name: "GATEWAY_IDLE_TIMEOUT_MS", defaultValue: "60000",
+            help: "how long a connection may wait between requests (HTTP/2: then GOAWAY), on every port"),
+        Setting(
+            name: "GATEWAY_MAX_CONNECTIONS", defaultValue: "10000",
+            help: "open connections per listener; more are closed at once and counted (connections_refused_total)"),
+        Setting(
             name: "GATEWAY_LOADING_MODE", defaultValue: "batch", help: "document loading on a miss: batch or per-object"
         ),
         Setting(
@@ -105,6 +114,8 @@ public struct GatewayConfiguration: Sendable {
     public var adminHost: String
     public var adminPort: Int
     public var loadingMode: LoadingMode
+    /// Timeouts and limits of every listener's connections.
+    public var connections: ConnectionSettings
     public var logLevel: Logger.Level
     public var cacheMode: CacheMode
     public var nearCacheBytes: Int
@@ -166,6 +177,10 @@ public struct GatewayConfiguration: Sendable {
         httpPort = try integer("GATEWAY_HTTP_PORT", in: 0...65535)
         adminHost = value("GATEWAY_ADMIN_HOST")
         adminPort = try integer("GATEWAY_ADMIN_PORT", in: 0...65535)
+        connections = ConnectionSettings()
+        connections.readTimeout = .milliseconds(Int64(try integer("GATEWAY_READ_TIMEOUT_MS", in: 100...600_000)))
+        connections.idleTimeout = .milliseconds(Int64(try integer("GATEWAY_IDLE_TIMEOUT_MS", in: 100...3_600_000)))
+        connections.maximumConnections = try integer("GATEWAY_MAX_CONNECTIONS", in: 1...1_000_000)
         guard let mode = LoadingMode(rawValue: value("GATEWAY_LOADING_MODE")) else {
             throw ConfigurationError(
                 setting: "GATEWAY_LOADING_MODE",

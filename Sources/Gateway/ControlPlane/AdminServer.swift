@@ -1,6 +1,7 @@
 import CacheLayer
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Hybrid
 import Logging
 import NIOCore
@@ -17,7 +18,8 @@ public struct AdminServer: Service {
     public init(
         host: String, port: Int, tokens: [String], hookSecret: String?, catalog: HybridCatalog,
         cache: ReadThroughCache<PreparedResponse>?, invalidator: any TagInvalidator, redis: RedisClient,
-        scheme: CacheKeyScheme, registry: PrometheusCollectorRegistry, warmups: WarmupJobs, logger: Logger
+        scheme: CacheKeyScheme, registry: PrometheusCollectorRegistry, warmups: WarmupJobs,
+        connections: ConnectionSettings = ConnectionSettings(), logger: Logger
     ) {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware(routes: Self.routes))
@@ -34,8 +36,12 @@ public struct AdminServer: Service {
         OutboxRoutes(deadLetters: OutboxDeadLetters(catalog: catalog)).register(on: admin)
         let promise = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Int.self)
         boundPromise = promise
+        let limiter = ConnectionLimiter(maximum: connections.maximumConnections, listener: "admin")
         application = Application(
             router: router,
+            server: HTTPServerBuilder { responder in
+                GuardedHTTP1Channel(responder: responder, settings: connections, limiter: limiter)
+            },
             configuration: .init(address: .hostname(host, port: port), serverName: "catalog-gateway-admin"),
             onServerRunning: { channel in promise.succeed(channel.localAddress?.port ?? port) }, logger: logger)
     }

@@ -23,9 +23,20 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var requestCounter: UInt64 = 0
     private let requestIDPrefix: String
 
-    init(responder: any StorefrontResponder, inFlight: InFlightRequests) {
+    /// A request whose headers (names and values) exceed this is answered 431.
+    static let maximumHeaderBytes = 16 * 1024
+
+    /// Whether this handler serves one HTTP/2 stream (else an HTTP/1.1 connection).
+    private let isStream: Bool
+    /// HTTP/2: how long a stream may take to deliver its whole request.
+    private let readTimeout: TimeAmount
+    private var streamDeadline: Scheduled<Void>?
+
+    init(responder: any StorefrontResponder, inFlight: InFlightRequests, isStream: Bool, readTimeout: TimeAmount) {
         self.responder = responder
         self.inFlight = inFlight
+        self.isStream = isStream
+        self.readTimeout = readTimeout
         self.requestIDPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
     }
 
@@ -34,20 +45,51 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .head(let head):
             self.head = head
             requestStarted = .now()
+            if isStream {
+                // A stream that never finishes its request is reset (HTTP/1.1 connections are
+                // timed by ConnectionTimeoutHandler, which sees their raw bytes).
+                streamDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: readTimeout) {
+                    if self.head != nil { context.close(promise: nil) }
+                }
+            }
         case .body:
             // Storefront requests have no body; whatever a client sends is ignored, not buffered.
             break
         case .end:
+            streamDeadline?.cancel()
+            streamDeadline = nil
             guard let head else { return }
             self.head = nil
+            if !isStream {
+                context.triggerUserOutboundEvent(ConnectionTimeoutHandler.Event.requestReceived, promise: nil)
+            }
             respond(to: head, context: context)
         }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        streamDeadline?.cancel()
+        streamDeadline = nil
+    }
+
+    /// The size of a request's headers as the limits count it (names and values).
+    static func headerBytes(_ headers: HTTPHeaders) -> Int {
+        var total = 0
+        for (name, value) in headers { total += name.utf8.count + value.utf8.count }
+        return total
     }
 
     private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
         inFlight.begin()
         requestCounter &+= 1
         let requestID = Self.requestID(from: head.headers) ?? "\(requestIDPrefix)-\(requestCounter)"
+        if Self.headerBytes(head.headers) > Self.maximumHeaderBytes {
+            let problem = Problem(
+                status: .requestHeaderFieldsTooLarge, title: "Request Header Fields Too Large",
+                detail: "the request's headers are larger than \(Self.maximumHeaderBytes / 1024) KiB in all")
+            write(.problem(problem, instance: "/"), for: head, request: nil, requestID: requestID, context: context)
+            return
+        }
         if let problem = Self.hostProblem(head) {
             write(.problem(problem, instance: "/"), for: head, request: nil, requestID: requestID, context: context)
             return
@@ -117,8 +159,13 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
                 inFlight.end()
                 context.close(promise: nil)
             }
-        } else {
+        } else if isStream {
             done.whenComplete { _ in inFlight.end() }
+        } else {
+            done.assumeIsolated().whenComplete { _ in
+                inFlight.end()
+                context.triggerUserOutboundEvent(ConnectionTimeoutHandler.Event.responseSent, promise: nil)
+            }
         }
     }
 
