@@ -48,4 +48,30 @@ import Testing
             }
         }
     }
+
+    /// Client generators refuse an invalid document: the served one passes openapi-spec-validator.
+    @Test func theDocumentValidates() async throws {
+        let validator = try TestEnvironment.venvTool(named: "openapi-spec-validator")
+        try await TestGateway.with(seed: CatalogGenerator(categories: 1, perCategory: 3)) { gateway in
+            let document = try await gateway.admin("GET", "/openapi.json", token: nil)
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+                TestEnvironment.uniqueName("openapi") + ".json"
+            ).path
+            try document.body.write(toFile: path, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: validator)
+            process.arguments = [path]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                process.terminationHandler = { _ in continuation.resume() }
+                do { try process.run() } catch { continuation.resume(throwing: error) }
+            }
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationStatus == 0, "\(text.suffix(3000))")
+            #expect(text.contains("OK"))
+        }
+    }
 }

@@ -82,7 +82,8 @@ import Testing
             let twelve = try await Self.handshake(port: port, ["-tls1_2"])
             #expect(twelve.status == 0, "\(twelve.output)")
             #expect(twelve.output.contains("ECDHE"), "\(twelve.output)")
-            let staticRSA = try await Self.handshake(port: port, ["-tls1_2", "-cipher", "AES128-SHA:AES256-GCM-SHA384"])
+            let staticRSA = try await Self.handshake(
+                port: port, ["-tls1_2", "-cipher", "AES128-SHA:AES256-GCM-SHA384"])
             #expect(staticRSA.status != 0, "a suite without ECDHE or AEAD was accepted: \(staticRSA.output)")
         }
     }

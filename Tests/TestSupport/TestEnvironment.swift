@@ -34,6 +34,17 @@ public enum TestEnvironment {
         throw MissingService(name: name)
     }
 
+    /// A command the scripts installed in their Python virtual environment (beside SecantusDB).
+    public static func venvTool(named name: String) throws -> String {
+        let python = try secantusPython
+        let path = URL(fileURLWithPath: python).deletingLastPathComponent().appendingPathComponent(name).path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            Issue.record("\(name) is not installed in the scripts' virtual environment: run scripts/setup")
+            throw MissingService(name: name)
+        }
+        return path
+    }
+
     /// A name no other test uses, safe as a database name.
     public static func uniqueName(_ prefix: String) -> String {
         "\(prefix)_\(UInt64.random(in: 0..<UInt64.max) & 0xFFFF_FFFF_FFFF)"

@@ -18,7 +18,7 @@ enum OpenAPIDocument {
               "get": {
                 "summary": "Every category with its count of active products",
                 "responses": {
-                  "200": {"description": "The categories", "headers": {"$ref": "#/components/x-cache-headers"}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CategoryList"}}}},
+                  "200": {"description": "The categories", "headers": {"ETag": {"$ref": "#/components/headers/ETag"}, "Cache-Control": {"$ref": "#/components/headers/Cache-Control"}, "Cache-Status": {"$ref": "#/components/headers/Cache-Status"}, "Surrogate-Key": {"$ref": "#/components/headers/Surrogate-Key"}, "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CategoryList"}}}},
                   "304": {"description": "Not modified (If-None-Match matched the ETag)"},
                   "503": {"$ref": "#/components/responses/Unavailable"}
                 }
@@ -29,12 +29,12 @@ enum OpenAPIDocument {
                 "summary": "A page of a category's active products",
                 "parameters": [
                   {"$ref": "#/components/parameters/Id"},
-                  {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1}},
+                  {"name": "page", "in": "query", "description": "page × per_page must be at most 10000", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1}},
                   {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
                   {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["newest", "price_asc", "price_desc"], "default": "newest"}}
                 ],
                 "responses": {
-                  "200": {"description": "The page", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CategoryPage"}}}},
+                  "200": {"description": "The page", "headers": {"ETag": {"$ref": "#/components/headers/ETag"}, "Cache-Control": {"$ref": "#/components/headers/Cache-Control"}, "Cache-Status": {"$ref": "#/components/headers/Cache-Status"}, "Surrogate-Key": {"$ref": "#/components/headers/Surrogate-Key"}, "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CategoryPage"}}}},
                   "304": {"description": "Not modified"},
                   "400": {"$ref": "#/components/responses/Problem"},
                   "404": {"$ref": "#/components/responses/Problem"},
@@ -47,7 +47,7 @@ enum OpenAPIDocument {
                 "summary": "One active product",
                 "parameters": [{"$ref": "#/components/parameters/Id"}],
                 "responses": {
-                  "200": {"description": "The product", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Product"}}}},
+                  "200": {"description": "The product", "headers": {"ETag": {"$ref": "#/components/headers/ETag"}, "Cache-Control": {"$ref": "#/components/headers/Cache-Control"}, "Cache-Status": {"$ref": "#/components/headers/Cache-Status"}, "Surrogate-Key": {"$ref": "#/components/headers/Surrogate-Key"}, "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Product"}}}},
                   "304": {"description": "Not modified"},
                   "400": {"$ref": "#/components/responses/Problem"},
                   "404": {"$ref": "#/components/responses/Problem"},
@@ -60,7 +60,7 @@ enum OpenAPIDocument {
                 "summary": "Up to 100 products by id; ids not found are listed under missing",
                 "parameters": [{"name": "ids", "in": "query", "required": true, "schema": {"type": "string", "pattern": "^[0-9]+(,[0-9]+){0,99}$"}, "example": "1,2,3"}],
                 "responses": {
-                  "200": {"description": "The products found", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MultiGet"}}}},
+                  "200": {"description": "The products found", "headers": {"ETag": {"$ref": "#/components/headers/ETag"}, "Cache-Control": {"$ref": "#/components/headers/Cache-Control"}, "Cache-Status": {"$ref": "#/components/headers/Cache-Status"}, "Surrogate-Key": {"$ref": "#/components/headers/Surrogate-Key"}, "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MultiGet"}}}},
                   "400": {"$ref": "#/components/responses/Problem"},
                   "503": {"$ref": "#/components/responses/Unavailable"}
                 }
@@ -86,7 +86,7 @@ enum OpenAPIDocument {
                 "summary": "A product in any status; ETag is its version",
                 "security": [{"bearer": []}],
                 "parameters": [{"$ref": "#/components/parameters/Id"}],
-                "responses": {"200": {"description": "The product", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Product"}}}}, "404": {"$ref": "#/components/responses/Problem"}}
+                "responses": {"200": {"description": "The product", "headers": {"ETag": {"$ref": "#/components/headers/ETag"}, "Cache-Control": {"$ref": "#/components/headers/Cache-Control"}, "Cache-Status": {"$ref": "#/components/headers/Cache-Status"}, "Surrogate-Key": {"$ref": "#/components/headers/Surrogate-Key"}, "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Product"}}}}, "404": {"$ref": "#/components/responses/Problem"}}
               },
               "patch": {
                 "summary": "Change some fields; If-Match with the version refuses a stale update",
@@ -187,7 +187,7 @@ enum OpenAPIDocument {
                   {"name": "X-Signature", "in": "header", "required": true, "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"}, "description": "hex HMAC-SHA256(secret, X-Timestamp + '.' + body)"}
                 ],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HookRequest"}}}},
-                "responses": {"200": {"description": "Invalidated"}, "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"}, "503": {"$ref": "#/components/responses/Unavailable"}}
+                "responses": {"200": {"description": "Invalidated"}, "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"}, "409": {"description": "This signed request was already applied (a replay within the 5-minute window); nothing was done", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}, "503": {"$ref": "#/components/responses/Unavailable"}}
               }
             },
             "/healthz": {"get": {"summary": "The process is alive", "responses": {"200": {"description": "Alive"}}}},
@@ -205,10 +205,12 @@ enum OpenAPIDocument {
               "Problem": {"description": "RFC 9457 problem", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
               "Unavailable": {"description": "A backend is down and nothing is cached; see Retry-After", "headers": {"Retry-After": {"schema": {"type": "integer"}}}, "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
             },
-            "x-cache-headers": {
-              "ETag": {"schema": {"type": "string"}}, "Cache-Control": {"schema": {"type": "string"}},
-              "Cache-Status": {"schema": {"type": "string"}, "description": "RFC 9211"}, "Surrogate-Key": {"schema": {"type": "string"}},
-              "X-Request-Id": {"schema": {"type": "string"}}
+            "headers": {
+              "ETag": {"description": "Strong entity-tag of the body", "schema": {"type": "string"}},
+              "Cache-Control": {"description": "max-age and stale-while-revalidate", "schema": {"type": "string"}},
+              "Cache-Status": {"description": "How the cache served the answer (RFC 9211)", "schema": {"type": "string"}},
+              "Surrogate-Key": {"description": "The tags whose invalidation reaches this answer", "schema": {"type": "string"}},
+              "X-Request-Id": {"description": "The request's id (the client's own when it sent one)", "schema": {"type": "string"}}
             },
             "schemas": {
               "Price": {"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,4})?$", "example": "49.90"},
@@ -255,7 +257,7 @@ enum OpenAPIDocument {
               "ProductPatch": {"type": "object", "additionalProperties": false, "minProperties": 1, "properties": {"sku": {"type": "string"}, "category_id": {"type": "integer"}, "status": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"}, "price": {"$ref": "#/components/schemas/Price"}, "currency": {"type": "string"}, "attributes": {"type": "object"}, "images": {"type": "array", "items": {"type": "string"}}}},
               "DeadLetters": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {"type": "object", "required": ["id", "version", "operation", "tags", "attempts", "last_error", "created_at", "dead_at"], "properties": {"id": {"type": "integer"}, "product_id": {"type": ["integer", "null"]}, "version": {"type": "integer"}, "operation": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}, "attempts": {"type": "integer"}, "last_error": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}, "dead_at": {"type": "string", "format": "date-time"}}}}}},
               "Pending": {"type": "object", "required": ["id", "state", "detail"], "properties": {"id": {"type": "integer"}, "version": {"type": "integer"}, "state": {"const": "pending"}, "detail": {"type": "string"}}},
-              "WarmupRequest": {"type": "object", "additionalProperties": false, "properties": {"categories": {"type": "array", "items": {"type": "integer"}}, "pages": {"type": "integer", "minimum": 1, "maximum": 1000}, "sorts": {"type": "array", "items": {"type": "string", "enum": ["newest", "price_asc", "price_desc"]}}, "per_page": {"type": "integer"}, "concurrency": {"type": "integer"}, "rate": {"type": "number"}}},
+              "WarmupRequest": {"type": "object", "additionalProperties": false, "properties": {"categories": {"type": "array", "items": {"type": "integer"}}, "pages": {"type": "integer", "minimum": 1, "maximum": 1000}, "sorts": {"type": "array", "items": {"type": "string", "enum": ["newest", "price_asc", "price_desc"]}}, "per_page": {"type": "integer", "minimum": 1, "maximum": 100}, "concurrency": {"type": "integer", "minimum": 1, "maximum": 64}, "rate": {"type": "number", "description": "pages per second: 0 (unlimited) or 0.01 to 100000", "minimum": 0, "maximum": 100000}}},
               "WarmupReport": {"type": "object", "required": ["id", "state", "total", "done", "filled", "already_warm", "failed"], "properties": {"id": {"type": "string"}, "state": {"type": "string", "enum": ["running", "finished", "finished-with-failures"]}, "total": {"type": "integer"}, "done": {"type": "integer"}, "filled": {"type": "integer"}, "already_warm": {"type": "integer"}, "failed": {"type": "integer"}, "rate_per_second": {"type": "number"}, "seconds": {"type": "number"}, "failures": {"type": "array", "items": {"type": "string"}}}},
               "HookRequest": {"type": "object", "additionalProperties": false, "properties": {"products": {"type": "array", "items": {"type": "integer"}}, "categories": {"type": "array", "items": {"type": "integer"}}, "all": {"type": "boolean"}, "mode": {"type": "string", "enum": ["hard", "soft"], "default": "hard"}}},
               "Problem": {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {"type": {"type": "string", "format": "uri"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"}, "instance": {"type": "string"}}}
