@@ -45,10 +45,10 @@ struct TestGateway: Sendable {
 
     static func with(
         seed generator: CatalogGenerator = CatalogGenerator(categories: 3, perCategory: 30),
-        environment extra: [String: String] = [:],
+        environment extra: [String: String] = [:], postgresURL: String? = nil,
         _ body: @escaping @Sendable (TestGateway) async throws -> Void
     ) async throws {
-        let server = try PostgresServer(url: try TestEnvironment.postgresURL)
+        let server = try PostgresServer(url: try postgresURL ?? TestEnvironment.postgresURL)
         let database = TestEnvironment.uniqueName("gw")
         try await server.admin(logger: logger) { client in
             try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)"), logger: logger)
