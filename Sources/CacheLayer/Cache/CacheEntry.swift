@@ -79,7 +79,10 @@ public struct CacheEntry: Sendable, Hashable {
         var generations: [Generation] = []
         generations.reserveCapacity(Int(count))
         for _ in 0..<count {
-            generations.append(Generation(hard: buffer.readInteger()!, soft: buffer.readInteger()!))
+            guard let hard = buffer.readInteger(as: Int64.self), let soft = buffer.readInteger(as: Int64.self) else {
+                return nil
+            }
+            generations.append(Generation(hard: hard, soft: soft))
         }
         self.flags = Flags(rawValue: flags)
         self.storedAt = storedAt

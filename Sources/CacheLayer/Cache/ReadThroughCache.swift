@@ -168,7 +168,7 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
                     continue
                 }
                 let current = TagGenerations.parse(
-                    self.generations.keys(for: item.tags).map { values[slots[$0]!] }[...])
+                    self.generations.keys(for: item.tags).map { key in slots[key].flatMap { values[$0] } }[...])
                 let entry = values[position].flatMap(CacheEntry.init(decoding:))
                 let entryKey = self.scheme.entry(item.key)
                 let served = self.serve(

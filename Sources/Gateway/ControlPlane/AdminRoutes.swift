@@ -29,24 +29,37 @@ struct AdminRoutes: Sendable {
     private var writer: ProductWriter { ProductWriter(catalog: catalog, invalidator: invalidator) }
 
     func createProduct(_ request: Request) async throws -> Response {
-        let body = try await JSONBody.read(request, allowed: Self.productFields)
-        let id = try body.integer("id")
-        if let id, id <= 0 { throw Problem.badRequest("field 'id' must be a positive integer") }
-        let product = NewProduct(
-            id: id, sku: try body.string("sku", required: true)!,
-            categoryID: try body.integer("category_id", required: true)!,
-            status: try body.status("status") ?? .active,
-            document: ProductDocument(
-                name: try body.string("name", required: true)!, description: try body.string("description") ?? "",
-                price: try body.price("price", required: true)!, currency: try body.string("currency", required: true)!,
-                attributes: try body.object("attributes") ?? [:], images: try body.strings("images") ?? []))
+        let product = try Self.newProduct(try await JSONBody.read(request, allowed: Self.productFields))
         let result = try await writer.create(product)
         return try await respond(result, created: true)
     }
 
     func updateProduct(_ request: Request, id: Int64) async throws -> Response {
         let expected = try Self.expectedVersions(request)
-        let body = try await JSONBody.read(request, allowed: Self.productFields.subtracting(["id"]))
+        let changes = try Self.productChanges(
+            try await JSONBody.read(request, allowed: Self.productFields.subtracting(["id"])))
+        return try await respond(
+            try await writer.update(id: id, expectedVersions: expected, changes: changes), created: false)
+    }
+
+    /// A `POST /admin/v1/products` body as a product, validated like every write.
+    /// - Throws: `Problem` (400) or `HybridError.invalidInput`, naming the field.
+    static func newProduct(_ body: JSONBody) throws -> NewProduct {
+        let id = try body.integer("id")
+        if let id, id <= 0 { throw Problem.badRequest("field 'id' must be a positive integer") }
+        let product = NewProduct(
+            id: id, sku: try body.requiredString("sku"), categoryID: try body.requiredInteger("category_id"),
+            status: try body.status("status") ?? .active,
+            document: ProductDocument(
+                name: try body.requiredString("name"), description: try body.string("description") ?? "",
+                price: try body.requiredPrice("price"), currency: try body.requiredString("currency"),
+                attributes: try body.object("attributes") ?? [:], images: try body.strings("images") ?? []))
+        try ProductValidation.validate(product)
+        return product
+    }
+
+    /// A `PATCH /admin/v1/products/{id}` body as changes, validated.
+    static func productChanges(_ body: JSONBody) throws -> ProductChanges {
         let changes = ProductChanges(
             sku: try body.string("sku"), categoryID: try body.integer("category_id"), status: try body.status("status"),
             name: try body.string("name"), description: try body.string("description"), price: try body.price("price"),
@@ -57,8 +70,8 @@ struct AdminRoutes: Sendable {
                 "the body changes nothing; send at least one of \(Self.productFields.subtracting(["id"]).sorted().joined(separator: ", "))"
             )
         }
-        return try await respond(
-            try await writer.update(id: id, expectedVersions: expected, changes: changes), created: false)
+        try ProductValidation.validate(changes)
+        return changes
     }
 
     func deleteProduct(_ request: Request, id: Int64) async throws -> Response {
@@ -79,8 +92,7 @@ struct AdminRoutes: Sendable {
     func createCategory(_ request: Request) async throws -> Response {
         let body = try await JSONBody.read(request, allowed: Self.categoryFields)
         let (category, state) = try await CategoryWriter(catalog: catalog, invalidator: invalidator).create(
-            id: try body.integer("id"), slug: try body.string("slug", required: true)!,
-            name: try body.string("name", required: true)!,
+            id: try body.integer("id"), slug: try body.requiredString("slug"), name: try body.requiredString("name"),
             parentID: try body.integer("parent_id"))
         return Self.categoryResponse(category, state: state, status: .created)
     }

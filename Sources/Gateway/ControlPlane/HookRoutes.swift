@@ -60,20 +60,7 @@ struct HookRoutes: Sendable {
                 detail:
                     "this signed request was already applied; a new invalidation needs a new X-Timestamp and signature")
         }
-        let body = try JSONBody.parse(bytes, allowed: Self.fields)
-        let products = try body.integers("products") ?? []
-        let categories = try body.integers("categories") ?? []
-        let all = try body.bool("all") ?? false
-        let modeText = try body.string("mode") ?? "hard"
-        guard let mode = InvalidationMode(rawValue: modeText) else {
-            throw Problem.badRequest("field 'mode' must be hard or soft, got '\(JSONBody.printable(modeText))'")
-        }
-        guard all || !products.isEmpty || !categories.isEmpty else {
-            throw Problem.badRequest("name products, categories, or all: true")
-        }
-        guard products.count + categories.count <= 10_000 else {
-            throw Problem.badRequest("at most 10000 ids per hook; use all: true for everything")
-        }
+        let (products, categories, all, mode) = try Self.request(try JSONBody.parse(bytes, allowed: Self.fields))
         var tags: [CatalogTag] = products.map { .product($0) } + categories.map { .category($0) }
         if all || !categories.isEmpty { tags.append(.categories) }
         if all { tags += try await catalog.allTags() }
@@ -109,6 +96,27 @@ struct HookRoutes: Sendable {
         writer.string(mode.rawValue)
         writer.endObject()
         return AdminRoutes.json(.ok, writer.bytes)
+    }
+
+    /// A hook body's products, categories, `all` and mode, validated.
+    /// - Throws: `Problem` (400) naming the field.
+    static func request(_ body: JSONBody) throws -> (
+        products: [Int64], categories: [Int64], all: Bool, mode: InvalidationMode
+    ) {
+        let products = try body.integers("products") ?? []
+        let categories = try body.integers("categories") ?? []
+        let all = try body.bool("all") ?? false
+        let modeText = try body.string("mode") ?? "hard"
+        guard let mode = InvalidationMode(rawValue: modeText) else {
+            throw Problem.badRequest("field 'mode' must be hard or soft, got '\(JSONBody.printable(modeText))'")
+        }
+        guard all || !products.isEmpty || !categories.isEmpty else {
+            throw Problem.badRequest("name products, categories, or all: true")
+        }
+        guard products.count + categories.count <= 10_000 else {
+            throw Problem.badRequest("at most 10000 ids per hook; use all: true for everything")
+        }
+        return (products, categories, all, mode)
     }
 
     static let signatureHeader = HTTPField.Name("X-Signature")!

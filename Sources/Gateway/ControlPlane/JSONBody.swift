@@ -69,6 +69,21 @@ struct JSONBody {
         }
     }
 
+    func requiredString(_ name: String) throws -> String {
+        guard let value = try string(name) else { throw Problem.badRequest("field '\(name)' is required") }
+        return value
+    }
+
+    func requiredInteger(_ name: String) throws -> Int64 {
+        guard let value = try integer(name) else { throw Problem.badRequest("field '\(name)' is required") }
+        return value
+    }
+
+    func requiredPrice(_ name: String) throws -> Price {
+        guard let value = try price(name) else { throw Problem.badRequest("field '\(name)' is required") }
+        return value
+    }
+
     func integer(_ name: String, required: Bool = false) throws -> Int64? {
         switch fields[name] {
         case .int(let number): return number

@@ -19,14 +19,24 @@ struct WarmupRoutes: Sendable {
     }
 
     func start(_ request: Request) async throws -> Response {
-        let body = try await JSONBody.read(
-            request, allowed: ["categories", "pages", "sorts", "per_page", "concurrency", "rate"])
+        let plan = try Self.plan(
+            try await JSONBody.read(
+                request, allowed: ["categories", "pages", "sorts", "per_page", "concurrency", "rate"]))
+        let job = jobs.start(plan)
+        var response = AdminRoutes.json(.accepted, Self.report(job))
+        response.headers[.location] = "/admin/v1/warmup/\(job.id)"
+        return response
+    }
+
+    /// A `POST /admin/v1/warmup` body as a plan.
+    /// - Throws: `Problem` (400) naming the field.
+    static func plan(_ body: JSONBody) throws -> WarmupPlan {
         var sorts = ListingSort.allCases
         if let names = try body.strings("sorts") {
             sorts = try names.map { name in
                 guard let sort = ListingSort(rawValue: name) else {
                     throw Problem.badRequest(
-                        "field 'sorts' may hold newest, price_asc, price_desc; got '\(name.prefix(40))'")
+                        "field 'sorts' may hold newest, price_asc, price_desc; got '\(JSONBody.printable(name))'")
                 }
                 return sort
             }
@@ -36,21 +46,23 @@ struct WarmupRoutes: Sendable {
         case .int(let value): rate = Double(value)
         case .double(let value): rate = value
         case nil: rate = 0
-        default: throw Problem.badRequest("field 'rate' must be a number of requests per second")
+        default: throw Problem.badRequest("field 'rate' must be a number of pages per second")
         }
-        let plan: WarmupPlan
+        func small(_ name: String, default value: Int) throws -> Int {
+            guard let number = try body.integer(name) else { return value }
+            guard let exact = Int(exactly: number), (-1_000_000...1_000_000).contains(exact) else {
+                throw Problem.badRequest("field '\(name)' is out of range")
+            }
+            return exact
+        }
         do {
-            plan = try WarmupPlan(
-                categoryIDs: try body.integers("categories"), pages: Int(try body.integer("pages") ?? 3), sorts: sorts,
-                perPage: Int(try body.integer("per_page") ?? Int64(PageRequest.defaultPerPage)),
-                concurrency: Int(try body.integer("concurrency") ?? 4), rate: rate)
+            return try WarmupPlan(
+                categoryIDs: try body.integers("categories"), pages: try small("pages", default: 3), sorts: sorts,
+                perPage: try small("per_page", default: PageRequest.defaultPerPage),
+                concurrency: try small("concurrency", default: 4), rate: rate)
         } catch let error as HybridError {
             throw Problem(error)
         }
-        let job = jobs.start(plan)
-        var response = AdminRoutes.json(.accepted, Self.report(job))
-        response.headers[.location] = "/admin/v1/warmup/\(job.id)"
-        return response
     }
 
     static func report(_ job: WarmupJob) -> [UInt8] {
