@@ -34,24 +34,34 @@ import Testing
         var requests: [[UInt8]] = []
         let paths =
             admin
-            ? ["/admin/v1/products", "/admin/v1/products/1", "/admin/v1/categories", "/admin/v1/categories/1",
-                "/admin/v1/warmup", "/hooks/v1/invalidate", "/admin/v1/outbox/dead-letters", "/readyz", "/metrics"]
+            ? [
+                "/admin/v1/products", "/admin/v1/products/1", "/admin/v1/categories", "/admin/v1/categories/1",
+                "/admin/v1/warmup", "/hooks/v1/invalidate", "/admin/v1/outbox/dead-letters", "/readyz", "/metrics",
+            ]
             : ["/v1/categories", "/v1/categories/1/products", "/v1/products/1", "/v1/products"]
-        let methods = ["GET", "HEAD", "POST", "PATCH", "DELETE", "PUT", "OPTIONS", "TRACE", "CONNECT", "get", "G E T", "\u{0}"]
+        let methods = [
+            "GET", "HEAD", "POST", "PATCH", "DELETE", "PUT", "OPTIONS", "TRACE", "CONNECT", "get", "G E T", "\u{0}",
+        ]
         for _ in 0..<count {
             let method = methods.randomElement(using: &rng) ?? "GET"
             var path = paths.randomElement(using: &rng) ?? "/"
             let hostile = Hostile.string(&rng)
             switch Int.random(in: 0..<5, using: &rng) {
             case 0: path += "/" + hostile
-            case 1: path += "?page=\(hostile)&per_page=\(Hostile.string(&rng))&sort=\(Hostile.string(&rng))&ids=\(hostile)"
+            case 1:
+                path += "?page=\(hostile)&per_page=\(Hostile.string(&rng))&sort=\(Hostile.string(&rng))&ids=\(hostile)"
             case 2: path = hostile
             default: break
             }
             var head = "\(method) \(path) HTTP/1.1\r\n"
-            if Int.random(in: 0..<8, using: &rng) != 0 { head += "Host: \(Int.random(in: 0..<4, using: &rng) == 0 ? hostile : "x")\r\n" }
+            if Int.random(in: 0..<8, using: &rng) != 0 {
+                head += "Host: \(Int.random(in: 0..<4, using: &rng) == 0 ? hostile : "x")\r\n"
+            }
             if Int.random(in: 0..<10, using: &rng) == 0 { head += "Host: y\r\n" }
-            for name in ["If-None-Match", "If-Match", "Accept-Encoding", "X-Request-Id", "X-Timestamp", "X-Signature", "Content-Type"]
+            for name in [
+                "If-None-Match", "If-Match", "Accept-Encoding", "X-Request-Id", "X-Timestamp", "X-Signature",
+                "Content-Type",
+            ]
             where Int.random(in: 0..<3, using: &rng) == 0 {
                 head += "\(name): \(Hostile.string(&rng).prefix(2000))\r\n"
             }
@@ -59,8 +69,11 @@ import Testing
             var body = ""
             if admin && Bool.random(using: &rng) {
                 body = HostileJSON.object(
-                    &rng, keys: ["id", "sku", "category_id", "name", "price", "currency", "attributes", "images", "rate",
-                        "pages", "products", "categories", "all", "mode", "slug"])
+                    &rng,
+                    keys: [
+                        "id", "sku", "category_id", "name", "price", "currency", "attributes", "images", "rate",
+                        "pages", "products", "categories", "all", "mode", "slug",
+                    ])
                 head += "Content-Type: application/json\r\n"
             }
             switch Int.random(in: 0..<12, using: &rng) {
@@ -75,7 +88,8 @@ import Testing
             switch Int.random(in: 0..<15, using: &rng) {
             case 0: bytes = Array(bytes.prefix(bytes.count / 2))  // half-sent
             case 1: bytes += [0xED, 0xA0, 0x80, 0xFF, 0x00]  // a lone surrogate's bytes, invalid UTF-8, NUL
-            case 2: bytes = (0..<Int.random(in: 1...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            case 2:
+                bytes = (0..<Int.random(in: 1...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             default: break
             }
             requests.append(bytes)
@@ -103,12 +117,17 @@ import Testing
             case 6: bytes += H2.settings([(0x2, 2), (0x4, 0x8000_0000), (0x5, 1)])
             case 7: bytes += H2.frame(.ping, stream: 0, payload: [1, 2, 3])
             case 8: bytes += H2.frame(.goAway, stream: 0, payload: [0, 0, 0, 0, 0, 0, 0, 0])
-            case 9: bytes += (0..<Int.random(in: 1...200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            case 9:
+                bytes += (0..<Int.random(in: 1...200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             case 10:
                 bytes += H2.frame(
                     .headers, flags: H2.endStream | H2.endHeaders, stream: 1,
-                    payload: H2.get("/v1/products/1", extra: [("if-none-match", Hostile.string(&rng)), ("accept-encoding", Hostile.string(&rng))]))
-            default: bytes += H2.frame(.headers, flags: H2.endStream | H2.endHeaders, stream: 1, payload: [0xFF, 0xFF, 0xFF])
+                    payload: H2.get(
+                        "/v1/products/1",
+                        extra: [("if-none-match", Hostile.string(&rng)), ("accept-encoding", Hostile.string(&rng))]))
+            default:
+                bytes += H2.frame(
+                    .headers, flags: H2.endStream | H2.endHeaders, stream: 1, payload: [0xFF, 0xFF, 0xFF])
             }
             sequences.append(bytes)
         }

@@ -24,7 +24,8 @@ final class ServedBinary: @unchecked Sendable {
     static let hookSecret = "blackbox-hook-secret-0123456789"
 
     init(environment extra: [String: String] = [:]) throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.path), "build the gateway first (scripts/test does)")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: Self.path), "build the gateway first (scripts/test does)")
         database = TestEnvironment.uniqueName("bin")
         log = FileManager.default.temporaryDirectory.appendingPathComponent(database + ".log")
         var environment = ProcessInfo.processInfo.environment
@@ -46,7 +47,8 @@ final class ServedBinary: @unchecked Sendable {
     func start(categories: Int = 2, perCategory: Int = 20) async throws {
         let server = try PostgresServer(url: try TestEnvironment.postgresURL)
         try await server.admin(logger: Logger(label: "test")) { client in
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(self.database)"), logger: Logger(label: "test"))
+            try await client.query(
+                PostgresQuery(unsafeSQL: "CREATE DATABASE \(self.database)"), logger: Logger(label: "test"))
         }
         try await run(["migrate"])
         try await run(["seed", "--categories", "\(categories)", "--per-category", "\(perCategory)"])
@@ -63,7 +65,10 @@ final class ServedBinary: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(100))
             text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         }
-        guard let storefront = text.firstMatch(of: /address=127\.0\.0\.1:(\d+)[^\n]*storefront listening/).flatMap({ Int($0.1) }),
+        guard
+            let storefront = text.firstMatch(of: /address=127\.0\.0\.1:(\d+)[^\n]*storefront listening/).flatMap({
+                Int($0.1)
+            }),
             let admin = text.firstMatch(of: /Server started and listening on 127\.0\.0\.1:(\d+)/).flatMap({ Int($0.1) })
         else {
             throw TestEnvironment.MissingService(name: "a serving gateway (log: \(text.suffix(1500)))")

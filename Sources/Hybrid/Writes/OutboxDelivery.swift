@@ -13,13 +13,28 @@ struct OutboxDelivery: Sendable {
     /// Why an entry was not delivered.
     enum Failure: Error, Sendable, CustomStringConvertible {
         /// A store could not be reached: retried with backoff for as long as that lasts.
-        case unavailable(String)
+        case unavailable(store: String, detail: String)
         /// A store refused the change: retried, then moved to the dead letters.
-        case rejected(String)
+        case rejected(store: String, detail: String)
 
+        /// The whole story, for the log and the outbox's `last_error`.
         var description: String {
             switch self {
-            case .unavailable(let reason), .rejected(let reason): reason
+            case .unavailable(let store, let detail): "\(store) is unavailable: \(detail)"
+            case .rejected(let store, let detail): "\(store) refused the change: \(detail)"
+            }
+        }
+
+        var isRejection: Bool {
+            if case .rejected = self { return true }
+            return false
+        }
+
+        /// What a client may be told: which store, never its driver's text.
+        var summary: String {
+            switch self {
+            case .unavailable(let store, _): "\(store) is unavailable; the change will be applied when it is back"
+            case .rejected(let store, _): "\(store) refused the change; it will be retried (see the outbox)"
             }
         }
     }
@@ -40,26 +55,33 @@ struct OutboxDelivery: Sendable {
             try await invalidator.invalidate(entry.tags)
             return (documentApplied, nil)
         } catch let mongo as MongoError {
-            let reason = mongo.hybridError.description
-            return (documentApplied, mongo.isUnavailable ? .unavailable(reason) : .rejected(reason))
+            let detail = mongo.description
+            return (
+                documentApplied,
+                mongo.isUnavailable
+                    ? .unavailable(store: "MongoDB", detail: detail) : .rejected(store: "MongoDB", detail: detail)
+            )
         } catch let hybrid as HybridError {
             switch hybrid {
-            case .postgresUnavailable, .mongoUnavailable: return (documentApplied, .unavailable(hybrid.description))
-            default: return (documentApplied, .rejected(hybrid.description))
+            case .postgresUnavailable:
+                return (documentApplied, .unavailable(store: "PostgreSQL", detail: hybrid.description))
+            case .mongoUnavailable: return (documentApplied, .unavailable(store: "MongoDB", detail: hybrid.description))
+            default: return (documentApplied, .rejected(store: "MongoDB", detail: hybrid.description))
             }
         } catch {
             // The invalidator's errors: the cache could not be reached.
-            return (documentApplied, .unavailable("the cache could not be reached: \(error)"))
+            return (documentApplied, .unavailable(store: "the cache (Redis)", detail: String(reflecting: error)))
         }
     }
 
     /// Right after a commit: applies the entry and removes it, or leaves it for the relay.
-    /// - Returns: `nil` when delivered, or why not (the entry then waits for the relay).
+    /// - Returns: `nil` when delivered, or why not in words a client may see (the entry then
+    ///   waits for the relay; the log and the outbox keep the detail).
     func deliver(_ entry: OutboxEntry) async -> String? {
         let (documentApplied, failure) = await apply(entry)
         if let failure {
             await recordFailure(entry, documentApplied: documentApplied, reason: failure.description)
-            return failure.description
+            return failure.summary
         }
         do {
             try await catalog.sql("DELETE FROM outbox WHERE id = \(entry.id)")

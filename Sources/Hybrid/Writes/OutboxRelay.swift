@@ -118,12 +118,12 @@ public struct OutboxRelay: Service {
                 case nil:
                     try await catalog.sql("DELETE FROM outbox WHERE id = \(entry.id)", on: connection)
                     pass.delivered += 1
-                case .rejected(let reason)? where entry.attempts + 1 >= maxAttempts:
+                case let failure? where failure.isRejection && entry.attempts + 1 >= maxAttempts:
                     try await catalog.sql(
                         "UPDATE outbox SET document_applied = \(documentApplied) WHERE id = \(entry.id)",
                         on: connection)
                     try await Self.deadLetter(
-                        id: entry.id, reason: "refused \(entry.attempts + 1) times; last: \(reason)", catalog: catalog,
+                        id: entry.id, reason: "refused \(entry.attempts + 1) times; last: \(failure)", catalog: catalog,
                         on: connection)
                     pass.deadLettered += 1
                 case let failure?:
