@@ -118,6 +118,17 @@ let package = Package(
             dependencies: ["Hybrid", .product(name: "Logging", package: "swift-log")],
             path: "loadtests/MongoMemory"
         ),
+        .target(name: "CMallocStats", path: "loadtests/CMallocStats"),
+        .executableTarget(
+            name: "PostgresMemory",
+            dependencies: [
+                "CMallocStats",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "loadtests/PostgresMemory"
+        ),
         .target(
             name: "TestSupport",
             dependencies: [

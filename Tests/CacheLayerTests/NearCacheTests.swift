@@ -24,6 +24,25 @@ import Testing
         #expect(cache.count == 4)
     }
 
+    @Test func expiredEntriesLeaveAsNewOnesArriveWithoutFillingTheBudget() async throws {
+        let cache = NearCache<String>(capacityBytes: 1_000_000, ttl: .milliseconds(50))
+        cache.setEnabled(true)
+        for index in 0..<100 {
+            cache.insert(
+                "old\(index)", value: "x", cost: 100, tags: ["t\(index)"], softExpiry: .max, snapshot: cache.snapshot())
+        }
+        #expect(cache.count == 100)
+        try await Task.sleep(for: .milliseconds(80))
+        // A fresh entry that keeps being read stays; the expired ones go, a few per insert.
+        for index in 0..<30 {
+            cache.insert("new\(index)", value: "y", cost: 100, tags: [], softExpiry: .max, snapshot: cache.snapshot())
+        }
+        #expect(cache.count == 30, "expired entries left: \(cache.count - 30)")
+        #expect(cache.byteCount == 3000)
+        #expect(cache.lookup("new0")?.value == "y")
+        #expect(cache.lookup("old5") == nil)
+    }
+
     @Test func invalidatingATagEvictsEveryEntryCarryingIt() {
         let cache = makeCache()
         cache.insert(

@@ -43,6 +43,10 @@ public final class NearCache<Value: Sendable>: Sendable {
         var newest: String?
     }
 
+    /// Expired entries removed from the least recently used end on each insert: more than one, so
+    /// the sweep outpaces the inserts that follow a burst.
+    static var sweepPerInsert: Int { 4 }
+
     public let capacityBytes: Int
     /// Most tags whose last invalidation is remembered.
     public let trackedTags: Int
@@ -97,7 +101,8 @@ public final class NearCache<Value: Sendable>: Sendable {
         -> Bool
     {
         guard cost <= capacityBytes / 4 else { return false }
-        let expiresAt = NIODeadline.now() + .milliseconds(ttl.milliseconds)
+        let now = NIODeadline.now()
+        let expiresAt = now + .milliseconds(ttl.milliseconds)
         return state.withLock { state in
             guard state.enabled, snapshot.sequence >= state.floor,
                 tags.allSatisfy({ (state.invalidatedAt[$0] ?? 0) <= snapshot.sequence })
@@ -112,13 +117,25 @@ public final class NearCache<Value: Sendable>: Sendable {
             state.bytes += cost
             for tag in tags { state.byTag[tag, default: []].insert(key) }
             while state.bytes > capacityBytes, let oldest = state.oldest { Self.remove(oldest, from: &state) }
+            // Expired entries at the least recently used end go too (a few per insert), so the cache
+            // holds what was used within its TTL rather than filling its budget with the dead.
+            var swept = 0
+            while swept < Self.sweepPerInsert, let oldest = state.oldest, oldest != key,
+                let entry = state.entries[oldest], entry.expiresAt <= now
+            {
+                Self.remove(oldest, from: &state)
+                swept += 1
+            }
             return true
         }
     }
 
     /// Evicts every entry carrying one of `tags`, and refuses inserts of loads that began before.
-    public func invalidate(tags: [String]) {
+    /// - Returns: the keys evicted (entries read within the TTL: the ones worth refilling).
+    @discardableResult
+    public func invalidate(tags: [String]) -> [String] {
         state.withLock { state in
+            var evicted: [String] = []
             state.sequence &+= 1
             if state.invalidatedAt.count + tags.count > trackedTags {
                 // Forget every tag, and with them every snapshot taken so far.
@@ -128,8 +145,12 @@ public final class NearCache<Value: Sendable>: Sendable {
             for tag in tags {
                 if state.invalidatedAt.count < trackedTags { state.invalidatedAt[tag] = state.sequence }
                 guard let keys = state.byTag[tag] else { continue }
-                for key in keys { Self.remove(key, from: &state) }
+                for key in keys {
+                    Self.remove(key, from: &state)
+                    evicted.append(key)
+                }
             }
+            return evicted
         }
     }
 

@@ -188,6 +188,7 @@ public final class StorefrontServer: Service, Sendable {
                 }
             }
             try operations.addHandler(http2)
+            try operations.addHandler(GoAwayAckDeadline(ackTimeout: .seconds(5)))
             try operations.addHandler(management)
             try operations.addHandler(CloseOnConnectionError())
         case .http1, .needMoreBytes:
