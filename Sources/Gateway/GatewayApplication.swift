@@ -67,6 +67,7 @@ public struct GatewayApplication: Sendable {
         let renderer = StorefrontRenderer(catalog: backends.catalog, mode: configuration.loadingMode)
         let responder = CatalogResponder(renderer: renderer, cache: cache, cacheControl: cacheControl, logger: logger)
         self.responder = responder
+        cache?.setRefillSource { key in responder.refill(key) }
         storefront = StorefrontServer(
             host: configuration.httpHost, port: configuration.httpPort, responder: responder, logger: logger,
             settings: configuration.connections)

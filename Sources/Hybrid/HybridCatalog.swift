@@ -151,6 +151,18 @@ extension HybridCatalog {
         for try await _ in rows {}
     }
 
+    /// The listing dependency of each product that exists (`listed(category:product:)`): what a
+    /// change of those products, made outside the gateway, reaches on listing pages.
+    public func listedTags(ofProducts ids: [Int64]) async throws -> [CatalogTag] {
+        guard !ids.isEmpty else { return [] }
+        var tags: [CatalogTag] = []
+        let rows = try await sql("SELECT id, category_id FROM products WHERE id = ANY(\(ids))")
+        for try await (id, category) in rows.decode((Int64, Int64).self) {
+            tags.append(.listed(category: category, product: id))
+        }
+        return tags
+    }
+
     /// The tag of every category and product (an invalidation of everything).
     public func allTags() async throws -> [CatalogTag] {
         var tags: [CatalogTag] = []

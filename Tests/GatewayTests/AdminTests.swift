@@ -120,7 +120,10 @@ import Testing
     }
 
     @Test func hooksNeedAFreshValidSignatureAndThenInvalidate() async throws {
-        try await TestGateway.with(seed: CatalogGenerator(categories: 2, perCategory: 5)) { gateway in
+        // Refresh-ahead off: the invalidated page stays a miss for the next reader to see.
+        try await TestGateway.with(
+            seed: CatalogGenerator(categories: 2, perCategory: 5), environment: ["GATEWAY_REFRESH_AHEAD": "off"]
+        ) { gateway in
             let listing = "/v1/categories/1/products"
             _ = try await gateway.get(listing)
             #expect(try await gateway.get(listing).header("cache-status")?.contains("hit") == true)

@@ -43,7 +43,10 @@ import Testing
     }
 
     @Test func aSignedHookIsAppliedOnceAndItsReplayIsRefused() async throws {
-        try await TestGateway.with(seed: CatalogGenerator(categories: 1, perCategory: 3)) { gateway in
+        // Refresh-ahead off: the invalidated page stays a miss for the next reader to see.
+        try await TestGateway.with(
+            seed: CatalogGenerator(categories: 1, perCategory: 3), environment: ["GATEWAY_REFRESH_AHEAD": "off"]
+        ) { gateway in
             let listing = "/v1/categories/1/products"
             _ = try await gateway.get(listing)
             let body = #"{"categories": [1], "all": false}"#

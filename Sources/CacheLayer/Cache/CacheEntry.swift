@@ -2,9 +2,9 @@ import NIOCore
 
 /// What the cache stores under a key: a small header, then the payload bytes as given.
 ///
-/// Layout (big-endian): magic `GW` (2), format 1 (1), flags (1), stored-at ms (8), soft expiry ms
-/// (8), load time ms (4), tag count (2), then per tag its hard and soft generation (8 + 8), then the
-/// payload. A hit slices the payload out of the buffer Redis returned; nothing is decoded or copied.
+/// Layout (big-endian): magic `GW` (2), format 2 (1), flags (1), stored-at ms (8), soft expiry ms
+/// (8), load time ms (4), tag count (2), then per tag its hard and soft generation (8 + 8), then
+/// the dependency count (2) and each dependency tag as length (2) + UTF-8, then the payload. A hit slices the payload out of the buffer Redis returned; nothing is decoded or copied.
 public struct CacheEntry: Sendable, Hashable {
     public struct Flags: OptionSet, Sendable, Hashable {
         public let rawValue: UInt8
@@ -20,6 +20,8 @@ public struct CacheEntry: Sendable, Hashable {
     public var loadMilliseconds: UInt32
     /// Hard and soft generation of each tag when the load began, in the order of the tags.
     public var generations: [Generation]
+    /// The dependency tags (`slot#name`) of what the payload shows: for the near-cache's index.
+    public var dependencies: [String]
     public var payload: ByteBuffer
 
     public struct Generation: Sendable, Hashable {
@@ -33,22 +35,27 @@ public struct CacheEntry: Sendable, Hashable {
 
     public init(
         flags: Flags = [], storedAt: Int64, softExpiry: Int64, loadMilliseconds: UInt32 = 0, generations: [Generation],
-        payload: ByteBuffer
+        dependencies: [String] = [], payload: ByteBuffer
     ) {
         self.flags = flags
         self.storedAt = storedAt
         self.softExpiry = softExpiry
         self.loadMilliseconds = loadMilliseconds
         self.generations = generations
+        self.dependencies = dependencies
         self.payload = payload
     }
 
     static let magic: (UInt8, UInt8) = (UInt8(ascii: "G"), UInt8(ascii: "W"))
-    static let format: UInt8 = 1
+    static let format: UInt8 = 2
 
-    /// The stored form; `nil` for an entry with more tags than the format counts (65,535).
+    /// The stored form; `nil` for an entry with more tags or dependencies than the format counts
+    /// (65,535), or a dependency longer than that.
     public func encoded() -> ByteBuffer? {
-        guard let tagCount = UInt16(exactly: generations.count) else { return nil }
+        guard let tagCount = UInt16(exactly: generations.count),
+            let dependencyCount = UInt16(exactly: dependencies.count),
+            dependencies.allSatisfy({ $0.utf8.count <= Int(UInt16.max) })
+        else { return nil }
         var buffer = ByteBufferAllocator().buffer(capacity: 34 + generations.count * 16 + payload.readableBytes)
         buffer.writeInteger(Self.magic.0)
         buffer.writeInteger(Self.magic.1)
@@ -61,6 +68,11 @@ public struct CacheEntry: Sendable, Hashable {
         for generation in generations {
             buffer.writeInteger(generation.hard)
             buffer.writeInteger(generation.soft)
+        }
+        buffer.writeInteger(dependencyCount)
+        for dependency in dependencies {
+            buffer.writeInteger(UInt16(truncatingIfNeeded: dependency.utf8.count))
+            buffer.writeString(dependency)
         }
         var payload = payload
         buffer.writeBuffer(&payload)
@@ -84,14 +96,25 @@ public struct CacheEntry: Sendable, Hashable {
             }
             generations.append(Generation(hard: hard, soft: soft))
         }
+        guard let dependencyCount = buffer.readInteger(as: UInt16.self) else { return nil }
+        var dependencies: [String] = []
+        dependencies.reserveCapacity(Int(dependencyCount))
+        for _ in 0..<dependencyCount {
+            guard let length = buffer.readInteger(as: UInt16.self), let text = buffer.readString(length: Int(length))
+            else { return nil }
+            dependencies.append(text)
+        }
         self.flags = Flags(rawValue: flags)
         self.storedAt = storedAt
         self.softExpiry = softExpiry
         self.loadMilliseconds = load
         self.generations = generations
+        self.dependencies = dependencies
         self.payload = buffer
     }
 
     /// An entry with more tags than the format can count.
     struct TooManyTags: Error {}
+    /// Dependencies outside the entry's slot, or without the sequence read before the load.
+    struct UnfencedDependencies: Error {}
 }

@@ -36,6 +36,9 @@ public enum CacheOutcome: Sendable, Hashable {
 public enum LoadResult: Sendable {
     /// The bytes to store and serve.
     case found(ByteBuffer)
+    /// The bytes to store and serve, which show what the dependency tags name (all in the entry's
+    /// slot, `slot#name`): invalidating one of them deletes this entry.
+    case dependent(ByteBuffer, on: [String])
     /// A "not found" worth remembering for the negative TTL, with the bytes to serve for it.
     case notFound(ByteBuffer)
 }

@@ -23,6 +23,8 @@ public struct CachePolicy: Sendable, Hashable {
     public var refreshConcurrency = 4
     /// Background refreshes waiting at most; more are dropped (served stale until a later read).
     public var refreshQueueLimit = 1000
+    /// Refill the recently read entries an invalidation of this process evicted (refresh-ahead).
+    public var refreshAhead = true
     /// Loads shared through single-flight at once; past that a reader loads on its own.
     public var singleFlightCapacity = 10_000
 

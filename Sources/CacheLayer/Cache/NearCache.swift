@@ -154,6 +154,15 @@ public final class NearCache<Value: Sendable>: Sendable {
         }
     }
 
+    /// The keys of the entries carrying one of `tags` now (nothing is evicted).
+    public func keys(taggedWith tags: [String]) -> [String] {
+        state.withLock { state in
+            var keys: Set<String> = []
+            for tag in tags { if let tagged = state.byTag[tag] { keys.formUnion(tagged) } }
+            return Array(keys)
+        }
+    }
+
     /// Empties the cache; no load that began before can insert.
     public func removeAll() {
         state.withLock { state in

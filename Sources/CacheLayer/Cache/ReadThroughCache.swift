@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -46,6 +47,8 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         let entry: String
         /// Empty for a load that bypasses Redis.
         let generations: [CacheEntry.Generation]
+        /// The slot's dependency sequence, for an entry that may have dependencies.
+        var sequence: Int64? = nil
         let epoch: UInt64
         let bypass: Bool
     }
@@ -100,29 +103,36 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     /// - Parameters:
     ///   - tags: what the value was built from; invalidating any of them reaches this entry. The
     ///     same key must always be fetched with the same tags.
+    ///   - dependent: the loader may answer `.dependent` (dependency tags in the key's slot): the
+    ///     read then also takes the slot's dependency sequence, which fences the fill.
     ///   - eventLoop: where the future completes (a Redis hit never leaves it).
     ///   - loader: runs on a miss, at most once per process at a time for this key and generations.
     public func fetch(
-        _ key: CacheKey, tags: [String], on eventLoop: any EventLoop, loader: @escaping Loader
+        _ key: CacheKey, tags: [String], dependent: Bool = false, on eventLoop: any EventLoop,
+        loader: @escaping Loader
     ) -> EventLoopFuture<CacheResult<Value>> {
         let entryKey = scheme.entry(key)
         if let hit = nearResult(entryKey) { return eventLoop.makeSucceededFuture(hit) }
         // Both fences are taken before Redis is read.
         let snapshot = near?.snapshot()
         let epoch = localInvalidations.load(ordering: .acquiring)
-        return read([entryKey] + generations.keys(for: tags), probeKey: entryKey, on: eventLoop).flatMap { values in
+        var keys = [entryKey] + generations.keys(for: tags)
+        let generationEnd = keys.count
+        if dependent { keys.append(scheme.dependencySequence(slot: key.slot)) }
+        return read(keys, probeKey: entryKey, on: eventLoop).flatMap { values in
             guard let values else { return self.bypass(entryKey, epoch: epoch, on: eventLoop, loader: loader) }
-            let current = TagGenerations.parse(values.dropFirst())
+            let current = TagGenerations.parse(values[1..<generationEnd])
+            let sequence = dependent ? TagGenerations.counter(values[generationEnd]) : nil
             let entry = values[0].flatMap(CacheEntry.init(decoding:))
             if let served = self.serve(
                 entry, generations: current, entryKey: entryKey, tags: tags, snapshot: snapshot,
-                refresh: { self.refresh(key, entryKey: entryKey, tags: tags, loader: loader) })
+                refresh: { self.refresh(key, entryKey: entryKey, tags: tags, dependent: dependent, loader: loader) })
             {
                 return eventLoop.makeSucceededFuture(served)
             }
             return self.fill(
-                key, entryKey: entryKey, tags: tags, observed: current, snapshot: snapshot, epoch: epoch,
-                on: eventLoop, loader: loader)
+                key, entryKey: entryKey, tags: tags, observed: current, sequence: sequence, snapshot: snapshot,
+                epoch: epoch, on: eventLoop, loader: loader)
         }
     }
 
@@ -193,16 +203,50 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     /// Hard: once this returns, no fetch in this process serves the old bytes (from Redis, a shared
     /// load or the near-cache); other processes' near-caches drop them when the message reaches
     /// them. Soft: old entries are served stale while one refresh each runs.
+    /// Dependency tags (`slot#name`) delete the entries stored under them, in either mode.
     /// - Throws: `RedisError` when Redis could not be reached (the caller retries later).
+    ///
+    /// Refresh-ahead: the entries of this invalidation's tags in the near-cache (read here within
+    /// its TTL, so likely to be read again) are refilled in the background through the refresh
+    /// queue, fenced like every fill, so their next reader finds the new bytes.
     public func invalidate(tags: [String], mode: InvalidationMode = .hard) async throws {
         guard !tags.isEmpty else { return }
-        defer {
-            // After the bump: a load that read Redis before it can no longer enter the near-cache
-            // or be shared with readers that start from now on.
+        // What to refill is taken before the bump: the invalidation's own message may reach this
+        // process's subscriber, and evict these entries, before Redis has answered the script.
+        let hot = policy.refreshAhead ? near?.keys(taggedWith: tags) ?? [] : []
+        do {
+            try await generations.invalidate(tags, mode: mode)
+        } catch {
             near?.invalidate(tags: tags)
             localInvalidations.add(1, ordering: .releasing)
+            throw error
         }
-        try await generations.invalidate(tags, mode: mode)
+        // After the bump: a load that read Redis before it can no longer enter the near-cache or
+        // be shared with readers that start from now on.
+        near?.invalidate(tags: tags)
+        localInvalidations.add(1, ordering: .releasing)
+        refillAhead(hot)
+    }
+
+    /// Where refresh-ahead finds how to load a key: set once by the owner of the loaders.
+    public typealias RefillSource = @Sendable (CacheKey) -> (tags: [String], dependent: Bool, loader: Loader)?
+    private let refillSource = Mutex<RefillSource?>(nil)
+    private let refillsAhead = Counter(label: "cache_refills_ahead_total")
+
+    /// Turns refresh-ahead on: `source` gives the tags and loader of a key it knows.
+    public func setRefillSource(_ source: @escaping RefillSource) {
+        refillSource.withLock { $0 = source }
+    }
+
+    private func refillAhead(_ entryKeys: [String]) {
+        guard policy.refreshAhead, !entryKeys.isEmpty, let source = refillSource.withLock({ $0 }) else { return }
+        for entryKey in entryKeys {
+            guard let key = scheme.cacheKey(fromEntry: entryKey), let (tags, dependent, loader) = source(key) else {
+                continue
+            }
+            refillsAhead.increment()
+            refresh(key, entryKey: entryKey, tags: tags, dependent: dependent, loader: loader)
+        }
     }
 
     // MARK: - Reading
@@ -247,7 +291,9 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         switch verdict {
         case .fresh:
             if !negative {
-                insertNear(entryKey, value: value, tags: tags, softExpiry: entry.softExpiry, snapshot: snapshot)
+                insertNear(
+                    entryKey, value: value, tags: tags + entry.dependencies, softExpiry: entry.softExpiry,
+                    snapshot: snapshot)
             }
             metrics.hits.increment()
             return CacheResult(value: value, outcome: .hit, negative: negative, softExpiry: entry.softExpiry)
@@ -274,17 +320,19 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
 
     /// Joins the load of this process for the same key and generations, or starts it.
     private func fill(
-        _ key: CacheKey, entryKey: String, tags: [String], observed: [CacheEntry.Generation],
+        _ key: CacheKey, entryKey: String, tags: [String], observed: [CacheEntry.Generation], sequence: Int64?,
         snapshot: NearCache<Value>.Snapshot?, epoch: UInt64, on eventLoop: any EventLoop, loader: @escaping Loader
     ) -> EventLoopFuture<CacheResult<Value>> {
-        flights.run(FlightKey(entry: entryKey, generations: observed, epoch: epoch, bypass: false), on: eventLoop) {
-            switch try await self.filler.fill(key, tags: tags, observed: observed, loader: loader) {
+        let flight = FlightKey(entry: entryKey, generations: observed, sequence: sequence, epoch: epoch, bypass: false)
+        return flights.run(flight, on: eventLoop) {
+            switch try await self.filler.fill(key, tags: tags, observed: observed, sequence: sequence, loader: loader) {
             case .filledElsewhere(let entry):
                 let negative = entry.flags.contains(.negative)
                 let value = self.decode(entry.payload, negative)
                 if !negative {
                     self.insertNear(
-                        entryKey, value: value, tags: tags, softExpiry: entry.softExpiry, snapshot: snapshot)
+                        entryKey, value: value, tags: tags + entry.dependencies, softExpiry: entry.softExpiry,
+                        snapshot: snapshot)
                 }
                 return CacheResult(value: value, outcome: .hit, negative: negative, softExpiry: entry.softExpiry)
             case .loaded(_, let entry, let stored):
@@ -292,7 +340,8 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
                 let value = self.decode(entry.payload, negative)
                 if stored && !negative {
                     self.insertNear(
-                        entryKey, value: value, tags: tags, softExpiry: entry.softExpiry, snapshot: snapshot)
+                        entryKey, value: value, tags: tags + entry.dependencies, softExpiry: entry.softExpiry,
+                        snapshot: snapshot)
                 }
                 return CacheResult(
                     value: value, outcome: .miss(stored: stored), negative: negative, softExpiry: entry.softExpiry)
@@ -313,15 +362,18 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     }
 
     /// Queues a background refresh: it reads the generations then fills like a miss.
-    private func refresh(_ key: CacheKey, entryKey: String, tags: [String], loader: @escaping Loader) {
+    private func refresh(
+        _ key: CacheKey, entryKey: String, tags: [String], dependent: Bool, loader: @escaping Loader
+    ) {
         refresher.submit(entryKey) {
             let snapshot = self.near?.snapshot()
             let epoch = self.localInvalidations.load(ordering: .acquiring)
+            let sequence = dependent ? try await self.generations.dependencySequence(slot: key.slot) : nil
             let observed = try await self.generations.current(tags)
             let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
             _ = try await self.fill(
-                key, entryKey: entryKey, tags: tags, observed: observed, snapshot: snapshot, epoch: epoch,
-                on: eventLoop, loader: loader
+                key, entryKey: entryKey, tags: tags, observed: observed, sequence: sequence, snapshot: snapshot,
+                epoch: epoch, on: eventLoop, loader: loader
             ).get()
         }
     }
@@ -384,7 +436,7 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
 
     private func unstored(_ result: LoadResult, outcome: CacheOutcome) -> CacheResult<Value> {
         switch result {
-        case .found(let bytes):
+        case .found(let bytes), .dependent(let bytes, _):
             CacheResult(value: decode(bytes, false), outcome: outcome, negative: false, softExpiry: 0)
         case .notFound(let bytes):
             CacheResult(value: decode(bytes, true), outcome: outcome, negative: true, softExpiry: 0)

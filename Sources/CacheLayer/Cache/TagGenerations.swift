@@ -73,20 +73,44 @@ public struct TagGenerations: Sendable {
         return Self.parse(values[...])
     }
 
-    /// Bumps the generation of every tag (hard or soft) in one atomic script that also publishes
-    /// the tags to every process's near-cache.
+    /// Bumps the generation of every tag (hard or soft) and invalidates every dependency tag
+    /// (`slot#name`: the entries stored under it are deleted, whatever the mode), in one atomic
+    /// script that also publishes the tags to every process's near-cache.
+    /// - Returns: the entry keys the dependencies deleted.
     /// - Throws: `RedisError` when Redis could not be reached; the caller keeps the invalidation
     ///   (the outbox) and retries.
-    public func invalidate(_ tags: [String], mode: InvalidationMode) async throws {
-        guard !tags.isEmpty else { return }
-        let keys = tags.map { mode == .hard ? scheme.hardGeneration($0) : scheme.softGeneration($0) }
+    @discardableResult
+    public func invalidate(_ tags: [String], mode: InvalidationMode) async throws -> [String] {
+        guard !tags.isEmpty else { return [] }
+        var keys: [String] = []
+        var dependencies: [String] = []
+        for tag in tags where !CacheKeyScheme.isDependency(tag) {
+            keys.append(mode == .hard ? scheme.hardGeneration(tag) : scheme.softGeneration(tag))
+        }
+        let generationCount = keys.count
+        for tag in tags where CacheKeyScheme.isDependency(tag) {
+            let slot = CacheKeyScheme.slot(of: tag)
+            keys += [
+                scheme.dependencySequence(slot: slot), scheme.dependencyChanges(slot: slot), scheme.dependents(tag),
+            ]
+            dependencies.append(tag)
+        }
         let message = InvalidationMessage(mode: mode, tags: tags).text
         if let probe { try await probe.before(.invalidate, key: tags.joined(separator: ",")) }
-        _ = try await redis.evalScript(
-            CacheScripts.invalidate, keys: keys, arguments: [.string(scheme.invalidationChannel), .string(message)]
+        let reply = try await redis.evalScript(
+            CacheScripts.invalidate, keys: keys,
+            arguments: [.string(scheme.invalidationChannel), .string(message), .integer(Int64(generationCount))]
+                + dependencies.map { .string($0) }
         ).get()
         if let probe { await probe.after(.invalidate, key: tags.joined(separator: ",")) }
         (mode == .hard ? metrics.hardInvalidations : metrics.softInvalidations).increment(by: tags.count)
+        return reply.array?.compactMap(\.string) ?? []
+    }
+
+    /// The sequence number of `slot`'s dependency invalidations now (0 if there never was one).
+    func dependencySequence(slot: some StringProtocol) async throws -> Int64 {
+        let values = try await redis.mget([scheme.dependencySequence(slot: slot)])
+        return Self.counter(values.first ?? nil)
     }
 }
 

@@ -12,6 +12,7 @@ extension GatewayConfiguration {
         policy.invalidationTimeout = invalidationTimeout
         policy.refreshConcurrency = refreshConcurrency
         policy.refreshQueueLimit = refreshQueueLimit
+        policy.refreshAhead = refreshAhead
         return policy
     }
 

@@ -72,6 +72,11 @@ public struct GatewayConfiguration: Sendable {
             name: "GATEWAY_REFRESH_QUEUE", defaultValue: "1000",
             help: "background refreshes waiting at most; more are dropped and served stale meanwhile"),
         Setting(
+            name: "GATEWAY_REFRESH_AHEAD", defaultValue: "on",
+            help:
+                "on: after a write or hook, refill the pages it invalidated that were read here recently; off: leave them to the next reader"
+        ),
+        Setting(
             name: "GATEWAY_OUTBOX_MAX_ATTEMPTS", defaultValue: "10",
             help: "times a store may refuse an outbox entry before it moves to the dead letters (outages never count)"),
         Setting(
@@ -124,6 +129,7 @@ public struct GatewayConfiguration: Sendable {
     public var invalidationTimeout: Duration
     public var refreshConcurrency: Int
     public var refreshQueueLimit: Int
+    public var refreshAhead: Bool
     public var outboxMaxAttempts: Int
     /// A deliberate fault for the consistency checker's self-test; zero in any real deployment.
     public var faultInvalidationDelay: Duration
@@ -211,6 +217,13 @@ public struct GatewayConfiguration: Sendable {
         }
         refreshConcurrency = try integer("GATEWAY_REFRESH_CONCURRENCY", in: 1...256)
         refreshQueueLimit = try integer("GATEWAY_REFRESH_QUEUE", in: 0...1_000_000)
+        switch value("GATEWAY_REFRESH_AHEAD") {
+        case "on": refreshAhead = true
+        case "off": refreshAhead = false
+        case let other:
+            throw ConfigurationError(
+                setting: "GATEWAY_REFRESH_AHEAD", message: "must be on or off, got '\(other.prefix(80))'")
+        }
         outboxMaxAttempts = try integer("GATEWAY_OUTBOX_MAX_ATTEMPTS", in: 1...1000)
         faultInvalidationDelay = .milliseconds(try integer("GATEWAY_FAULT_INVALIDATION_DELAY_MS", in: 0...60_000))
         softTTL = .seconds(try integer("GATEWAY_CACHE_SOFT_TTL_S", in: 1...86_400))

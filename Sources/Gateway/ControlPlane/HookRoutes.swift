@@ -62,6 +62,13 @@ struct HookRoutes: Sendable {
         }
         let (products, categories, all, mode) = try Self.request(try JSONBody.parse(bytes, allowed: Self.fields))
         var tags: [CatalogTag] = products.map { .product($0) } + categories.map { .category($0) }
+        // A product changed elsewhere may show on its category's pages (and, its price, in their
+        // order): the pages that show it, and the price order.
+        let listed = all ? [] : try await catalog.listedTags(ofProducts: products)
+        tags += listed
+        for case .listed(let category, _) in listed where !tags.contains(.categoryPrices(category)) {
+            tags.append(.categoryPrices(category))
+        }
         if all || !categories.isEmpty { tags.append(.categories) }
         if all { tags += try await catalog.allTags() }
         var invalidated = 0

@@ -56,6 +56,12 @@ public enum StorefrontRoute: Sendable, Hashable {
         }
     }
 
+    /// A category listing page: its cache entry depends on the products it shows.
+    public var isListing: Bool {
+        if case .categoryProducts = self { return true }
+        return false
+    }
+
     /// The metrics label of the route.
     public var name: String {
         switch self {

@@ -65,7 +65,7 @@ public struct CatalogResponder: StorefrontResponder {
                 prepared.response(
                     cacheStatus: CacheStatus.value(for: .nearHit), label: "near_hit", gzip: request.acceptsGzip))
         }
-        let future = cache.fetch(key, tags: tags, on: eventLoop) {
+        let future = cache.fetch(key, tags: tags, dependent: route.isListing, on: eventLoop) {
             try await self.loadResult(route)
         }
         return .later(
@@ -84,8 +84,15 @@ public struct CatalogResponder: StorefrontResponder {
         case .categories:
             return (CacheKey(slot: "categories", name: "list"), [CatalogTag.categories.description])
         case .categoryProducts(let id, let request):
+            // Every page reads its category's membership; a price-sorted one its price order too.
+            // What the items show is a dependency of each page (`category:C#product:P`), all in the
+            // category's slot, so a read stays one single-slot MGET.
             let tag = CatalogTag.category(id).description
-            return (CacheKey(slot: tag, name: "\(request.sort.rawValue):\(request.perPage):\(request.page)"), [tag])
+            let key = CacheKey(slot: tag, name: "\(request.sort.rawValue):\(request.perPage):\(request.page)")
+            switch request.sort {
+            case .newest: return (key, [tag])
+            case .priceAscending, .priceDescending: return (key, [tag, CatalogTag.categoryPrices(id).description])
+            }
         case .product(let id):
             let tag = CatalogTag.product(id).description
             return (CacheKey(slot: tag, name: "detail"), [tag])
@@ -93,6 +100,29 @@ public struct CatalogResponder: StorefrontResponder {
             let tags = ids.map { CatalogTag.product($0).description }
             return (CacheKey(slot: "products", name: ids.map(String.init).joined(separator: ",")), tags)
         }
+    }
+
+    /// The route a cache key stands for (the inverse of `cacheKey(for:)`), if it is one.
+    static func route(for key: CacheKey) -> StorefrontRoute? {
+        if key.slot == "categories" && key.name == "list" { return .categories }
+        if key.slot.hasPrefix("product:"), key.name == "detail", let id = Int64(key.slot.dropFirst(8)) {
+            return .product(id: id)
+        }
+        guard key.slot.hasPrefix("category:"), let category = Int64(key.slot.dropFirst(9)) else { return nil }
+        let parts = key.name.split(separator: ":")
+        guard parts.count == 3, let sort = ListingSort(rawValue: String(parts[0])), let perPage = Int(parts[1]),
+            let page = Int(parts[2]), let request = try? PageRequest(page: page, perPage: perPage, sort: sort)
+        else { return nil }
+        return .categoryProducts(categoryID: category, request: request)
+    }
+
+    /// What refresh-ahead needs to refill `key`: its tags and loader.
+    func refill(_ key: CacheKey) -> (
+        tags: [String], dependent: Bool, loader: ReadThroughCache<PreparedResponse>.Loader
+    )? {
+        guard let route = Self.route(for: key), Self.cacheKey(for: route).0 == key else { return nil }
+        let tags = Self.cacheKey(for: route).1
+        return (tags, route.isListing, { try await self.loadResult(route) })
     }
 
     /// How long a miss may take to load before it is answered 503 (the databases' own timeouts
@@ -104,7 +134,9 @@ public struct CatalogResponder: StorefrontResponder {
         try await render(route).response
     }
 
-    private func render(_ route: StorefrontRoute) async throws -> (response: PreparedResponse, pastTheEnd: Bool) {
+    private func render(_ route: StorefrontRoute) async throws -> (
+        response: PreparedResponse, pastTheEnd: Bool, dependencies: [CatalogTag]
+    ) {
         let renderer = self.renderer
         let rendered = try await Deadline.run(
             Self.loadDeadline,
@@ -117,7 +149,7 @@ public struct CatalogResponder: StorefrontResponder {
             PreparedResponse(
                 status: .ok, body: rendered.body, surrogateKey: rendered.tags.map(\.description).joined(separator: " "),
                 cacheControl: cacheControl),
-            rendered.pastTheEnd
+            rendered.pastTheEnd, rendered.dependencies
         )
     }
 
@@ -125,8 +157,10 @@ public struct CatalogResponder: StorefrontResponder {
     /// briefly (the negative TTL), not for the hour of a real page.
     func loadResult(_ route: StorefrontRoute) async throws -> LoadResult {
         do {
-            let (response, pastTheEnd) = try await render(route)
-            return pastTheEnd ? .notFound(response.payload()) : .found(response.payload())
+            let (response, pastTheEnd, dependencies) = try await render(route)
+            if pastTheEnd { return .notFound(response.payload()) }
+            if dependencies.isEmpty { return .found(response.payload()) }
+            return .dependent(response.payload(), on: dependencies.map(\.description))
         } catch let error as HybridError {
             switch error {
             case .productNotFound, .categoryNotFound:
@@ -237,8 +271,9 @@ extension CatalogResponder {
         guard let cache else { return .failed("the cache is off (GATEWAY_CACHE_MODE=off)") }
         let (key, tags) = Self.cacheKey(for: route)
         do {
-            let result = try await cache.fetch(key, tags: tags, on: eventLoop) { try await self.loadResult(route) }
-                .get()
+            let result = try await cache.fetch(key, tags: tags, dependent: route.isListing, on: eventLoop) {
+                try await self.loadResult(route)
+            }.get()
             switch result.outcome {
             case .miss(stored: true): return .filled
             case .hit, .nearHit, .stale: return .alreadyWarm

@@ -8,6 +8,8 @@ public struct StorefrontRenderer: Sendable {
         public var tags: [CatalogTag]
         /// An empty page past a listing's last: remembered briefly, like a not-found.
         public var pastTheEnd = false
+        /// The products a listing page shows (`listed` tags): a change of one reaches this page.
+        public var dependencies: [CatalogTag] = []
     }
 
     let pages: CategoryPageLoader
@@ -27,10 +29,11 @@ public struct StorefrontRenderer: Sendable {
             return Rendered(body: CatalogJSON.categories(try await categories.all()), tags: [.categories])
         case .categoryProducts(let categoryID, let request):
             let page = try await pages.load(categoryID: categoryID, request: request)
-            // Tagged by category only: every write to a product of the category names the category.
+            var tags: [CatalogTag] = [.category(categoryID)]
+            if request.sort != .newest { tags.append(.categoryPrices(categoryID)) }
             return Rendered(
-                body: CatalogJSON.page(page), tags: [.category(categoryID)],
-                pastTheEnd: page.items.isEmpty && request.page > 1)
+                body: CatalogJSON.page(page), tags: tags, pastTheEnd: page.items.isEmpty && request.page > 1,
+                dependencies: page.items.map { .listed(category: categoryID, product: $0.id) })
         case .product(let id):
             let product = try await products.product(id: id)
             return Rendered(body: CatalogJSON.product(product), tags: [.product(id)])

@@ -32,6 +32,7 @@ struct CatalogBatchWriter: Sendable {
         let productCategories = unique.map(\.product.categoryID)
         let statuses = unique.map(\.product.status.rawValue)
         let created = unique.map { $0.product.createdAt ?? Date() }
+        let prices = unique.map { $0.product.document.price.scaledValue }
         let payloads = try unique.map { try OutboxEntry.encodePayload($0.product.storedDocument()) }
         let logger = catalog.logger
         let catalog = self.catalog
@@ -51,15 +52,16 @@ struct CatalogBatchWriter: Sendable {
                     """
                     WITH input AS (
                         SELECT * FROM unnest(\(ids)::bigint[], \(skus)::text[], \(productCategories)::bigint[],
-                            \(statuses)::text[], \(created)::timestamptz[], \(payloads)::text[])
-                            AS t(id, sku, category_id, status, created_at, payload)
+                            \(statuses)::text[], \(created)::timestamptz[], \(payloads)::text[], \(prices)::bigint[])
+                            AS t(id, sku, category_id, status, created_at, payload, price_e4)
                     ),
                     old AS (SELECT p.id, p.category_id FROM products p JOIN input USING (id)),
                     up AS (
-                        INSERT INTO products (id, sku, category_id, status, created_at, updated_at)
-                        SELECT id, sku, category_id, status, created_at, now() FROM input
+                        INSERT INTO products (id, sku, category_id, status, created_at, updated_at, price_e4)
+                        SELECT id, sku, category_id, status, created_at, now(), price_e4 FROM input
                         ON CONFLICT (id) DO UPDATE SET sku = EXCLUDED.sku, category_id = EXCLUDED.category_id,
                             status = EXCLUDED.status, created_at = EXCLUDED.created_at, updated_at = now(),
+                            price_e4 = EXCLUDED.price_e4,
                             version = products.version + 1
                         RETURNING id, version, category_id
                     )

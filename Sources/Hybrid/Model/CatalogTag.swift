@@ -1,8 +1,17 @@
 /// What a write affects, named as cache tags: every cached response built from a product or a
 /// category carries the matching tag, so invalidating the tag reaches exactly those entries.
 public enum CatalogTag: Sendable, Hashable, CustomStringConvertible {
+    /// A product's detail and the multi-gets that include it: any change of the product.
     case product(Int64)
+    /// A category's membership: every page (each sort, each size) and its count. Creates, deletes,
+    /// status changes and moves.
     case category(Int64)
+    /// The order of a category's price-sorted pages: a price change.
+    case categoryPrices(Int64)
+    /// The listing pages of a category that show a product (a dependency: only the pages stored
+    /// with it are reached): a change of what a listing item shows (sku, name, price, currency,
+    /// attributes, images).
+    case listed(category: Int64, product: Int64)
     /// The list of categories.
     case categories
 
@@ -10,18 +19,32 @@ public enum CatalogTag: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .product(let id): "product:\(id)"
         case .category(let id): "category:\(id)"
+        case .categoryPrices(let id): "category:\(id)/price"
+        case .listed(let category, let product): "category:\(category)#product:\(product)"
         case .categories: "categories"
         }
     }
 
-    /// Parses the stored form (`product:7`, `category:3`, `categories`).
+    /// Parses the stored form (`product:7`, `category:3`, `category:3/price`,
+    /// `category:3#product:7`, `categories`).
     public init?(_ text: String) {
         if text == "categories" {
             self = .categories
         } else if text.hasPrefix("product:"), let id = Int64(text.dropFirst(8)) {
             self = .product(id)
-        } else if text.hasPrefix("category:"), let id = Int64(text.dropFirst(9)) {
-            self = .category(id)
+        } else if text.hasPrefix("category:") {
+            let rest = text.dropFirst(9)
+            if let id = Int64(rest) {
+                self = .category(id)
+            } else if rest.hasSuffix("/price"), let id = Int64(rest.dropLast(6)) {
+                self = .categoryPrices(id)
+            } else if let hash = rest.firstIndex(of: "#"), let category = Int64(rest[..<hash]),
+                rest[hash...].hasPrefix("#product:"), let product = Int64(rest[hash...].dropFirst(9))
+            {
+                self = .listed(category: category, product: product)
+            } else {
+                return nil
+            }
         } else {
             return nil
         }

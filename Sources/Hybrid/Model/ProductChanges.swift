@@ -10,6 +10,12 @@ public struct ProductChanges: Sendable, Hashable {
     public var attributes: [String: JSONValue]?
     public var images: [String]?
 
+    /// Changes something a listing item shows (the description and the relational fields are not
+    /// in listing items; a move or status change is a change of membership instead).
+    public var changesListingItem: Bool {
+        sku != nil || name != nil || price != nil || currency != nil || attributes != nil || images != nil
+    }
+
     public init(
         sku: String? = nil, categoryID: Int64? = nil, status: ProductStatus? = nil, name: String? = nil,
         description: String? = nil, price: Price? = nil, currency: String? = nil,

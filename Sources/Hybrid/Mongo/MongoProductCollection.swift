@@ -34,25 +34,6 @@ public struct MongoProductCollection: Sendable {
             .first
     }
 
-    /// A page of a category's active products ordered by price, then id, from the
-    /// (category_id, status, price_e4, _id) index.
-    public func pageByPrice(
-        categoryID: Int64, ascending: Bool, skip: Int, limit: Int, idsOnly: Bool = false
-    ) async throws -> [StoredDocument] {
-        let filter = BSONDocument(["category_id": .int(categoryID), "status": .string(ProductStatus.active.rawValue)])
-        let direction: JSONValue = .int(ascending ? 1 : -1)
-        let sort = BSONDocument(["price_e4": direction, "_id": direction])
-        let options = BSONDocument([
-            "skip": .int(Int64(skip)), "limit": .int(Int64(limit)), "maxTimeMS": .int(maxTimeMS),
-        ])
-        options.append("sort", document: sort)
-        if idsOnly {
-            options.append(
-                "projection", .object(["_id": .int(1), "price": .int(1), "name": .int(1), "currency": .int(1)]))
-        }
-        return try await find(filter: filter, options: options)
-    }
-
     /// Applies a change at `version`: `$set` of the given stored fields and `version`, only over an
     /// older version or a missing document (upsert).
     ///
@@ -186,15 +167,13 @@ public struct MongoProductCollection: Sendable {
 
     /// Creates the indexes listings need; creating an existing index is a no-op.
     public func ensureIndexes() async throws {
-        let priceKey = BSONDocument(["category_id": .int(1), "status": .int(1), "price_e4": .int(1), "_id": .int(1)])
-        let priceIndex = BSONDocument(["name": .string("category_status_price")])
-        priceIndex.append("key", document: priceKey)
+        // Listings take their order from PostgreSQL (migration 4) and ask MongoDB only for
+        // documents by id; the price index of earlier versions is no longer created.
         let categoryIndex = BSONDocument([
             "name": .string("category_version"), "key": .object(["category_id": .int(1)]),
         ])
         let indexes = BSONDocument()
-        bson_append_document(indexes.pointer, "0", -1, priceIndex.pointer)
-        bson_append_document(indexes.pointer, "1", -1, categoryIndex.pointer)
+        bson_append_document(indexes.pointer, "0", -1, categoryIndex.pointer)
         let command = BSONDocument(["createIndexes": .string("products")])
         bson_append_array(command.pointer, "indexes", -1, indexes.pointer)
         _ = try await pool.command(command)

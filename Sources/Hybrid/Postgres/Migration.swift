@@ -1,9 +1,26 @@
+import PostgresNIO
+
 /// One versioned schema change: statements applied in one transaction and recorded in
 /// `schema_migrations`.
 public struct Migration: Sendable {
     public let version: Int
     public let name: String
     let statements: [String]
+    /// Runs after `statements`, in the same transaction: for data PostgreSQL must copy from MongoDB.
+    let backfill: (@Sendable (HybridCatalog, PostgresConnection) async throws -> Void)?
+    /// Runs after `backfill`, in the same transaction.
+    let finally: [String]
+
+    init(
+        version: Int, name: String, statements: [String],
+        backfill: (@Sendable (HybridCatalog, PostgresConnection) async throws -> Void)? = nil, finally: [String] = []
+    ) {
+        self.version = version
+        self.name = name
+        self.statements = statements
+        self.backfill = backfill
+        self.finally = finally
+    }
 
     /// Every migration of the product, in order. Append; never edit one that has shipped.
     public static let all: [Migration] = [
@@ -77,5 +94,44 @@ public struct Migration: Sendable {
                 // The relay takes due entries oldest first.
                 "CREATE INDEX outbox_due ON outbox (next_attempt_at, id)",
             ]),
+        Migration(
+            version: 4, name: "relational price copy for price-sorted listings",
+            statements: ["ALTER TABLE products ADD COLUMN price_e4 bigint"],
+            backfill: { catalog, connection in try await backfillPrices(catalog, connection) },
+            finally: [
+                // A product with no document yet (its change is still in the outbox) sorts as 0
+                // until the change is delivered; the write that made it set the copy already.
+                "UPDATE products SET price_e4 = 0 WHERE price_e4 IS NULL",
+                "ALTER TABLE products ALTER COLUMN price_e4 SET NOT NULL",
+                // Both price orders from one index: forwards for ascending, backwards for descending.
+                "CREATE INDEX products_category_price ON products (category_id, status, price_e4, id)",
+            ]),
     ]
+
+    /// Copies each product's price from its MongoDB document into `price_e4`, 1,000 at a time.
+    static func backfillPrices(_ catalog: HybridCatalog, _ connection: PostgresConnection) async throws {
+        var after: Int64 = .min
+        while true {
+            var ids: [Int64] = []
+            let rows = try await catalog.sql(
+                "SELECT id FROM products WHERE id > \(after) ORDER BY id LIMIT 1000", on: connection)
+            for try await id in rows.decode(Int64.self) { ids.append(id) }
+            guard let last = ids.last else { return }
+            after = last
+            let documents: [Int64: StoredDocument]
+            do {
+                documents = try await catalog.mongo.documents(ids: ids)
+            } catch let error as MongoError {
+                throw error.hybridError
+            }
+            let found = ids.filter { documents[$0] != nil }
+            let prices = found.map { documents[$0]?.document.price.scaledValue ?? 0 }
+            try await catalog.sql(
+                """
+                UPDATE products p SET price_e4 = t.price
+                FROM unnest(\(found)::bigint[], \(prices)::bigint[]) AS t(id, price)
+                WHERE p.id = t.id
+                """, on: connection)
+        }
+    }
 }

@@ -30,13 +30,25 @@ public struct Migrator: Sendable {
                 let rows = try await connection.query(
                     "SELECT 1 FROM schema_migrations WHERE version = \(migration.version)", logger: logger)
                 for try await _ in rows { return false }
-                for statement in migration.statements {
+                func run(_ statements: [String]) async throws {
+                    for statement in statements {
+                        do {
+                            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        } catch {
+                            throw HybridError.migrationFailed(
+                                version: migration.version, reason: String(reflecting: error))
+                        }
+                    }
+                }
+                try await run(migration.statements)
+                if let backfill = migration.backfill {
                     do {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        try await backfill(catalog, connection)
                     } catch {
                         throw HybridError.migrationFailed(version: migration.version, reason: String(reflecting: error))
                     }
                 }
+                try await run(migration.finally)
                 try await connection.query(
                     "INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), \(migration.name))",
                     logger: logger)

@@ -44,7 +44,8 @@ public struct CategoryWriter: Sendable {
         if let slug { try Self.validate(slug: slug, name: "x") }
         if let name { try Self.validate(slug: "x", name: name) }
         if let parentID, parentID == id { throw HybridError.invalidInput("a category cannot be its own parent") }
-        return try await write { connection in
+        // Listing pages show a category's id only: a rename or move changes the list of categories.
+        return try await write(pages: false) { connection in
             let rows = try await catalog.sql(
                 """
                 UPDATE categories SET slug = COALESCE(\(slug), slug), name = COALESCE(\(name), name),
@@ -96,13 +97,15 @@ public struct CategoryWriter: Sendable {
         try ProductValidation.validateText(name, field: "name", allowingLineBreaks: false)
     }
 
+    /// - Parameter pages: the change reaches the category's pages too (a create or delete: a page
+    ///   cached as "not found", or pages of a category that is gone).
     private func write(
-        _ change: @escaping @Sendable (PostgresConnection) async throws -> Category
+        pages: Bool = true, _ change: @escaping @Sendable (PostgresConnection) async throws -> Category
     ) async throws -> (Category, WriteResult.State) {
         let catalog = self.catalog
         let (category, entry): (Category, OutboxEntry) = try await catalog.transaction { connection in
             let category = try await change(connection)
-            let tags: [CatalogTag] = [.categories, .category(category.id)]
+            let tags: [CatalogTag] = pages ? [.categories, .category(category.id)] : [.categories]
             let rows = try await catalog.sql(
                 """
                 INSERT INTO outbox (version, operation, tags, next_attempt_at)

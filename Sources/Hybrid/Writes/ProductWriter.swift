@@ -25,11 +25,11 @@ public struct ProductWriter: Sendable {
         return try await write(tags: tags) { connection in
             let rows = try await catalog.sql(
                 """
-                INSERT INTO products (id, sku, category_id, status, created_at, updated_at)
+                INSERT INTO products (id, sku, category_id, status, created_at, updated_at, price_e4)
                 VALUES (
                     COALESCE(\(product.id), nextval(pg_get_serial_sequence('products', 'id'))),
                     \(product.sku), \(product.categoryID), \(product.status.rawValue),
-                    COALESCE(\(product.createdAt), now()), now())
+                    COALESCE(\(product.createdAt), now()), now(), \(product.document.price.scaledValue))
                 RETURNING \(unescaped: productColumns.replacingOccurrences(of: "p.", with: ""))
                 """, on: connection)
             var row: ProductRow?
@@ -57,6 +57,7 @@ public struct ProductWriter: Sendable {
                     sku = COALESCE(\(changes.sku), p.sku),
                     category_id = COALESCE(\(changes.categoryID), p.category_id),
                     status = COALESCE(\(changes.status?.rawValue), p.status),
+                    price_e4 = COALESCE(\(changes.price?.scaledValue), p.price_e4),
                     updated_at = now(), version = p.version + 1
                 FROM (SELECT id, category_id, status FROM products WHERE id = \(id) FOR UPDATE) old
                 WHERE p.id = old.id
@@ -70,11 +71,27 @@ public struct ProductWriter: Sendable {
             guard let (row, oldCategory, oldStatus) = result else {
                 throw try await missingOrConflict(id: id, expectedVersions: expectedVersions, connection: connection)
             }
-            var tags: [CatalogTag] = [.category(row.categoryID)]
-            if oldCategory != row.categoryID { tags.append(.category(oldCategory)) }
-            if oldCategory != row.categoryID || oldStatus != row.status.rawValue { tags.append(.categories) }
-            return (row, .upsert, set, tags)
+            return (row, .upsert, set, Self.tags(of: changes, row: row, oldCategory: oldCategory, oldStatus: oldStatus))
         }
+    }
+
+    /// What an update invalidates besides the product's own detail (see docs/cache.md, "What a
+    /// write invalidates"): a move or status change the categories' membership; otherwise the
+    /// listing pages that show the product when a listing field changed, and the category's
+    /// price-sorted pages when the price did.
+    static func tags(of changes: ProductChanges, row: ProductRow, oldCategory: Int64, oldStatus: String)
+        -> [CatalogTag]
+    {
+        var tags: [CatalogTag] = []
+        if oldCategory != row.categoryID || oldStatus != row.status.rawValue {
+            tags.append(.category(row.categoryID))
+            if oldCategory != row.categoryID { tags.append(.category(oldCategory)) }
+            tags.append(.categories)
+            return tags
+        }
+        if changes.changesListingItem { tags.append(.listed(category: row.categoryID, product: row.id)) }
+        if changes.price != nil { tags.append(.categoryPrices(row.categoryID)) }
+        return tags
     }
 
     /// Saves the document fields changed through the hybrid value's member access, guarded by the
