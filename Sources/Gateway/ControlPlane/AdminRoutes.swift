@@ -18,6 +18,7 @@ struct AdminRoutes: Sendable {
 
     func register(on group: RouterGroup<BasicRequestContext>) {
         group.post("products") { request, _ in try await createProduct(request) }
+        group.patch("products") { request, _ in try await updateProducts(request) }
         group.patch("products/:id") { request, context in try await updateProduct(request, id: try Self.id(context)) }
         group.delete("products/:id") { request, context in try await deleteProduct(request, id: try Self.id(context)) }
         group.get("products/:id") { _, context in try await readProduct(id: try Self.id(context)) }
@@ -42,6 +43,133 @@ struct AdminRoutes: Sendable {
             try await writer.update(id: id, expectedVersions: expected, changes: changes), created: false)
     }
 
+    /// The most bytes a bulk update may carry (1,000 items of a few KiB each).
+    static let maximumBulkBytes = 8 << 20
+
+    /// `PATCH /admin/v1/products`: a JSON array of up to 1,000 partial updates, each with its `id`
+    /// and optionally the `version` it must be at. Each item gets its own status: 200 applied,
+    /// 202 written but not yet applied everywhere, 400 invalid, 404 no such product, 412 version
+    /// mismatch; the valid items are written in one transaction.
+    func updateProducts(_ request: Request) async throws -> Response {
+        let contentType = request.headers[.contentType]?.split(separator: ";").first?
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        guard contentType == "application/json" else {
+            throw Problem(
+                status: .unsupportedMediaType, title: "Unsupported Media Type",
+                detail: "the body must be application/json, got '\(contentType ?? "nothing")'")
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = Array(try await request.body.collect(upTo: Self.maximumBulkBytes).readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw Problem(
+                status: .payloadTooLarge, title: "Payload Too Large",
+                detail: "a bulk update is at most 8 MiB; split it into several requests")
+        }
+        let items = try Self.bulkItems(bytes)
+        var updates: [ProductBatchWriter.Update] = []
+        var positions: [Int] = []
+        var answers: [(id: Int64?, status: Int, version: Int64?, detail: String?)] = Array(
+            repeating: (nil, 0, nil, nil), count: items.count)
+        var seen: Set<Int64> = []
+        for (index, item) in items.enumerated() {
+            do {
+                guard case .object(let fields) = item else {
+                    throw Problem.badRequest("the item must be a JSON object")
+                }
+                let body = try JSONBody.parse(fields, allowed: Self.productFields.union(["version"]))
+                let id = try body.requiredInteger("id")
+                answers[index].id = id
+                guard id > 0 else { throw Problem.badRequest("field 'id' must be a positive integer") }
+                guard seen.insert(id).inserted else {
+                    throw Problem.badRequest("product \(id) appears more than once in the request")
+                }
+                let version = try body.integer("version")
+                if let version, version <= 0 { throw Problem.badRequest("field 'version' must be positive") }
+                let changes: ProductChanges
+                do {
+                    changes = try Self.productChanges(body, ignoring: ["id", "version"])
+                } catch let error as HybridError {
+                    throw Problem(error)
+                }
+                updates.append(ProductBatchWriter.Update(id: id, expectedVersion: version, changes: changes))
+                positions.append(index)
+            } catch let problem as Problem {
+                answers[index].status = 400
+                answers[index].detail = problem.detail
+            }
+        }
+        let (outcomes, pendingReason) = try await ProductBatchWriter(catalog: catalog, invalidator: invalidator)
+            .update(updates)
+        for (position, outcome) in zip(positions, outcomes) {
+            switch outcome {
+            case .applied(let version): answers[position].status = 200; answers[position].version = version
+            case .pending(let version):
+                answers[position].status = 202
+                answers[position].version = version
+                answers[position].detail = pendingReason
+            case .notFound:
+                answers[position].status = 404
+                answers[position].detail = "product \(answers[position].id ?? 0) does not exist"
+            case .versionConflict(let current):
+                answers[position].status = 412
+                answers[position].detail = "the product is at version \(current)"
+                answers[position].version = current
+            case .unknownCategory(let category):
+                answers[position].status = 400
+                answers[position].detail = "field 'category_id': category \(category) does not exist"
+            }
+        }
+        var writer = JSONWriter(capacity: 64 + answers.count * 48)
+        writer.beginObject()
+        for (name, status) in [("applied", 200), ("pending", 202)] {
+            writer.key(name)
+            writer.int(Int64(answers.filter { $0.status == status }.count))
+        }
+        writer.key("failed")
+        writer.int(Int64(answers.filter { $0.status >= 400 }.count))
+        writer.key("items")
+        writer.beginArray()
+        for answer in answers {
+            writer.beginObject()
+            writer.key("id")
+            if let id = answer.id { writer.int(id) } else { writer.null() }
+            writer.key("status")
+            writer.int(Int64(answer.status))
+            if let version = answer.version {
+                writer.key("version")
+                writer.int(version)
+            }
+            if let detail = answer.detail {
+                writer.key("detail")
+                writer.string(detail)
+            }
+            writer.endObject()
+        }
+        writer.endArray()
+        writer.endObject()
+        return Self.json(.ok, writer.bytes)
+    }
+
+    /// The items of a bulk update body: a JSON array of 1 to 1,000 values.
+    static func bulkItems(_ bytes: [UInt8]) throws -> [JSONValue] {
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        } catch {
+            throw Problem.badRequest("the body is not valid JSON (or nests deeper than 512 levels)")
+        }
+        guard case .array(let items) = value else {
+            throw Problem.badRequest("the body must be a JSON array of updates, each {\"id\": …, fields to change}")
+        }
+        guard !items.isEmpty else { throw Problem.badRequest("the array of updates is empty") }
+        guard items.count <= ProductBatchWriter.maximumItems else {
+            throw Problem.badRequest(
+                "at most \(ProductBatchWriter.maximumItems) updates per request, got \(items.count)")
+        }
+        return items
+    }
+
     /// A `POST /admin/v1/products` body as a product, validated like every write.
     /// - Throws: `Problem` (400) or `HybridError.invalidInput`, naming the field.
     static func newProduct(_ body: JSONBody) throws -> NewProduct {
@@ -59,7 +187,7 @@ struct AdminRoutes: Sendable {
     }
 
     /// A `PATCH /admin/v1/products/{id}` body as changes, validated.
-    static func productChanges(_ body: JSONBody) throws -> ProductChanges {
+    static func productChanges(_ body: JSONBody, ignoring: Set<String> = []) throws -> ProductChanges {
         let changes = ProductChanges(
             sku: try body.string("sku"), categoryID: try body.integer("category_id"), status: try body.status("status"),
             name: try body.string("name"), description: try body.string("description"), price: try body.price("price"),
@@ -67,7 +195,7 @@ struct AdminRoutes: Sendable {
             images: try body.strings("images"))
         guard !changes.isEmpty else {
             throw Problem.badRequest(
-                "the body changes nothing; send at least one of \(Self.productFields.subtracting(["id"]).sorted().joined(separator: ", "))"
+                "the body changes nothing; send at least one of \(Self.productFields.subtracting(["id"]).subtracting(ignoring).sorted().joined(separator: ", "))"
             )
         }
         try ProductValidation.validate(changes)

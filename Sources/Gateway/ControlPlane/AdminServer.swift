@@ -51,7 +51,7 @@ public struct AdminServer: Service {
         (["healthz"], [.get, .head]), (["readyz"], [.get, .head]), (["metrics"], [.get, .head]),
         (["openapi.json"], [.get, .head]),
         (["hooks", "v1", "invalidate"], [.post]),
-        (["admin", "v1", "products"], [.post]), (["admin", "v1", "products", "*"], [.get, .patch, .delete]),
+        (["admin", "v1", "products"], [.post, .patch]), (["admin", "v1", "products", "*"], [.get, .patch, .delete]),
         (["admin", "v1", "categories"], [.post]), (["admin", "v1", "categories", "*"], [.patch]),
         (["admin", "v1", "warmup"], [.post]), (["admin", "v1", "warmup", "*"], [.get]),
         (["admin", "v1", "outbox", "dead-letters"], [.get]),

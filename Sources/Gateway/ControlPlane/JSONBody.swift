@@ -34,6 +34,12 @@ struct JSONBody {
             throw Problem.badRequest("the body is not valid JSON (or nests deeper than 512 levels)")
         }
         guard case .object(let fields) = value else { throw Problem.badRequest("the body must be a JSON object") }
+        return try parse(fields, allowed: allowed)
+    }
+
+    /// Checks an already decoded JSON object (an item of a bulk body) like `parse(_:allowed:)`.
+    static func parse(_ fields: [String: JSONValue], allowed: Set<String>) throws -> JSONBody {
+        let value = JSONValue.object(fields)
         if let unknown = fields.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw Problem.badRequest(
                 "unknown field '\(Self.printable(unknown))'; allowed fields are \(allowed.sorted().joined(separator: ", "))"

@@ -79,6 +79,19 @@ enum OpenAPIDocument {
                   "409": {"$ref": "#/components/responses/Problem"}, "413": {"$ref": "#/components/responses/Problem"},
                   "415": {"$ref": "#/components/responses/Problem"}
                 }
+              },
+              "patch": {
+                "summary": "Bulk partial update (feeds): up to 1,000 items in one transaction, each with its own status",
+                "description": "Each item is {id, optional version, fields to change}. Item statuses: 200 applied, 202 written but not yet applied to MongoDB or the cache, 400 invalid, 404 no such product, 412 version mismatch. Body at most 8 MiB.",
+                "security": [{"bearer": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"$ref": "#/components/schemas/ProductBulkItem"}}}}},
+                "responses": {
+                  "200": {"description": "The outcome of each item, in order", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BulkResult"}}}},
+                  "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"},
+                  "403": {"$ref": "#/components/responses/Problem"}, "409": {"$ref": "#/components/responses/Problem"},
+                  "413": {"$ref": "#/components/responses/Problem"}, "415": {"$ref": "#/components/responses/Problem"},
+                  "503": {"$ref": "#/components/responses/Unavailable"}
+                }
               }
             },
             "/admin/v1/products/{id}": {
@@ -255,6 +268,8 @@ enum OpenAPIDocument {
                 }
               },
               "ProductPatch": {"type": "object", "additionalProperties": false, "minProperties": 1, "properties": {"sku": {"type": "string"}, "category_id": {"type": "integer"}, "status": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"}, "price": {"$ref": "#/components/schemas/Price"}, "currency": {"type": "string"}, "attributes": {"type": "object"}, "images": {"type": "array", "items": {"type": "string"}}}},
+              "ProductBulkItem": {"type": "object", "required": ["id"], "additionalProperties": false, "properties": {"id": {"type": "integer", "minimum": 1}, "version": {"type": "integer", "minimum": 1}, "sku": {"type": "string"}, "category_id": {"type": "integer"}, "status": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"}, "price": {"$ref": "#/components/schemas/Price"}, "currency": {"type": "string"}, "attributes": {"type": "object"}, "images": {"type": "array", "items": {"type": "string"}}}},
+              "BulkResult": {"type": "object", "required": ["applied", "pending", "failed", "items"], "properties": {"applied": {"type": "integer"}, "pending": {"type": "integer"}, "failed": {"type": "integer"}, "items": {"type": "array", "items": {"type": "object", "required": ["id", "status"], "properties": {"id": {"type": ["integer", "null"]}, "status": {"type": "integer", "enum": [200, 202, 400, 404, 412]}, "version": {"type": "integer"}, "detail": {"type": "string"}}}}}},
               "DeadLetters": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {"type": "object", "required": ["id", "version", "operation", "tags", "attempts", "last_error", "created_at", "dead_at"], "properties": {"id": {"type": "integer"}, "product_id": {"type": ["integer", "null"]}, "version": {"type": "integer"}, "operation": {"type": "string"}, "tags": {"type": "array", "items": {"type": "string"}}, "attempts": {"type": "integer"}, "last_error": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}, "dead_at": {"type": "string", "format": "date-time"}}}}}},
               "Pending": {"type": "object", "required": ["id", "state", "detail"], "properties": {"id": {"type": "integer"}, "version": {"type": "integer"}, "state": {"const": "pending"}, "detail": {"type": "string"}}},
               "WarmupRequest": {"type": "object", "additionalProperties": false, "properties": {"categories": {"type": "array", "items": {"type": "integer"}}, "pages": {"type": "integer", "minimum": 1, "maximum": 1000}, "sorts": {"type": "array", "items": {"type": "string", "enum": ["newest", "price_asc", "price_desc"]}}, "per_page": {"type": "integer", "minimum": 1, "maximum": 100}, "concurrency": {"type": "integer", "minimum": 1, "maximum": 64}, "rate": {"type": "number", "description": "pages per second: 0 (unlimited) or 0.01 to 100000", "minimum": 0, "maximum": 100000}}},
