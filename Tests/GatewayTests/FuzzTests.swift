@@ -226,6 +226,33 @@ enum HostileJSON {
         }
     }
 
+    /// Bulk update bodies: arrays of random items (and random non-arrays), parsed as the route does.
+    @Test func bulkUpdateBodies() async {
+        await propertyCheck(count: Self.cases, input: seeds) { seed in
+            var rng = SplitMix(state: seed)
+            let keys = Array(AdminRoutes.productFields.union(["version"]))
+            let count = Int(rng.next() % 4)
+            let items = (0..<count).map { _ in HostileJSON.object(&rng, keys: keys) }
+            let json =
+                rng.next() % 8 == 0 ? HostileJSON.object(&rng, keys: keys) : "[" + items.joined(separator: ",") + "]"
+            do {
+                for item in try AdminRoutes.bulkItems(Array(json.utf8)) {
+                    guard case .object(let fields) = item else { continue }
+                    do {
+                        let body = try JSONBody.parse(fields, allowed: AdminRoutes.productFields.union(["version"]))
+                        _ = try body.requiredInteger("id")
+                        _ = try body.integer("version")
+                        _ = try AdminRoutes.productChanges(body, ignoring: ["id", "version"])
+                    } catch {
+                        Self.expectClientError(error, json)
+                    }
+                }
+            } catch {
+                Self.expectClientError(error, json)
+            }
+        }
+    }
+
     /// The costly edges, each in every place, every run: 10,000-deep nesting, 1 MiB strings,
     /// 5,000-element arrays, 70,000-character names.
     @Test(arguments: HostileJSON.heavyValues.indices)

@@ -4,9 +4,9 @@ public struct CacheKeyScheme: Sendable, Hashable {
     public let prefix: String
     public let version: Int
 
-    /// Version 2: tags may name a part of a slot (`category:3/price`) and dependencies
+    /// Version 3: tags may name a part of a slot (`category:3/price`) and dependencies
     /// (`category:3#product:7`); entries record their dependencies.
-    public init(prefix: String = "gw", version: Int = 2) {
+    public init(prefix: String = "gw", version: Int = 3) {
         self.prefix = prefix
         self.version = version
     }

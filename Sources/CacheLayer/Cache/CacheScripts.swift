@@ -7,7 +7,8 @@ enum CacheScripts {
     /// Unchanged means: every tag generation is what the reader saw; and, for an entry with
     /// dependencies, no dependency of its slot was invalidated after the sequence number the reader
     /// saw (when the slot's sequence moved, each dependency's last change is looked up; if that
-    /// record is gone, the store is refused).
+    /// record does not reach back to the sequence seen — lost, and created again since — the
+    /// store is refused).
     ///
     /// KEYS: entry, lease, generation keys (g)..., then for an entry with dependencies: the slot's
     /// sequence, its change record, and the dependents set of each dependency.
@@ -22,11 +23,14 @@ enum CacheScripts {
         if unchanged and #KEYS > 2 + g then
             local seen = ARGV[5 + g]
             if (redis.call('GET', KEYS[3 + g]) or '0') ~= seen then
+                -- The change record must cover every change since the sequence seen: it starts
+                -- ('~since') when it is created, so a record lost and created again refuses.
                 local changes = KEYS[4 + g]
-                if redis.call('EXISTS', changes) == 0 then
+                local floor = tonumber(seen)
+                local since = redis.call('HGET', changes, '~since')
+                if not since or tonumber(since) > floor + 1 then
                     unchanged = false
                 else
-                    local floor = tonumber(seen)
                     for j = 6 + g, #ARGV do
                         local at = redis.call('HGET', changes, ARGV[j])
                         if at and tonumber(at) > floor then unchanged = false break end
@@ -36,10 +40,10 @@ enum CacheScripts {
         end
         if unchanged then
             redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-            for k = 5 + g, #KEYS do
-                redis.call('SADD', KEYS[k], KEYS[1])
-                redis.call('PEXPIRE', KEYS[k], ARGV[2])
-            end
+            -- The dependents sets carry no TTL (like generations: an evicted or expired set would let
+            -- an invalidation miss a live entry); members of expired entries go with the next
+            -- invalidation of the dependency.
+            for k = 5 + g, #KEYS do redis.call('SADD', KEYS[k], KEYS[1]) end
         end
         if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
         if unchanged then return 1 end
@@ -74,6 +78,7 @@ enum CacheScripts {
             d = d + 1
             if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SET', KEYS[i], string.format('%d', start)) end
             local sequence = redis.call('INCR', KEYS[i])
+            if redis.call('EXISTS', KEYS[i + 1]) == 0 then redis.call('HSET', KEYS[i + 1], '~since', sequence) end
             redis.call('HSET', KEYS[i + 1], ARGV[d], sequence)
             for _, key in ipairs(redis.call('SMEMBERS', KEYS[i + 2])) do
                 if redis.call('DEL', key) == 1 then deleted[#deleted + 1] = key end

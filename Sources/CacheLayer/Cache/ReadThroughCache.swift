@@ -244,8 +244,9 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
             guard let key = scheme.cacheKey(fromEntry: entryKey), let (tags, dependent, loader) = source(key) else {
                 continue
             }
-            refillsAhead.increment()
-            refresh(key, entryKey: entryKey, tags: tags, dependent: dependent, loader: loader)
+            if refresh(key, entryKey: entryKey, tags: tags, dependent: dependent, loader: loader) == .queued {
+                refillsAhead.increment()
+            }
         }
     }
 
@@ -362,9 +363,10 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     }
 
     /// Queues a background refresh: it reads the generations then fills like a miss.
+    @discardableResult
     private func refresh(
         _ key: CacheKey, entryKey: String, tags: [String], dependent: Bool, loader: @escaping Loader
-    ) {
+    ) -> Refresher.Submission {
         refresher.submit(entryKey) {
             let snapshot = self.near?.snapshot()
             let epoch = self.localInvalidations.load(ordering: .acquiring)

@@ -22,8 +22,10 @@ extension GatewayConfiguration {
         CatalogResponder.cacheControl(softTTL: softTTL, hardTTL: hardTTL)
     }
 
-    /// Version 2: the payload carries a gzip body (the format of `PreparedResponse`).
-    public var cacheKeyScheme: CacheKeyScheme { CacheKeyScheme(prefix: cachePrefix, version: 2) }
+    /// Version 3: entries record their dependency tags (version 2: the payload carries a gzip body,
+    /// the format of `PreparedResponse`). A new version starts from an empty keyspace, so gateways
+    /// of an older version never read entries they cannot invalidate.
+    public var cacheKeyScheme: CacheKeyScheme { CacheKeyScheme(prefix: cachePrefix, version: 3) }
 
     /// The Redis settings, with the URL validated.
     public func redisConfiguration() throws -> RedisConfiguration {

@@ -33,7 +33,7 @@ public struct StorefrontRenderer: Sendable {
             if request.sort != .newest { tags.append(.categoryPrices(categoryID)) }
             return Rendered(
                 body: CatalogJSON.page(page), tags: tags, pastTheEnd: page.items.isEmpty && request.page > 1,
-                dependencies: page.items.map { .listed(category: categoryID, product: $0.id) })
+                dependencies: page.rowIDs.map { .listed(category: categoryID, product: $0) })
         case .product(let id):
             let product = try await products.product(id: id)
             return Rendered(body: CatalogJSON.product(product), tags: [.product(id)])

@@ -61,7 +61,7 @@ public struct CategoryPageLoader: Sendable {
         }
         return CategoryPage(
             categoryID: categoryID, page: request.page, perPage: request.perPage, sort: request.sort, total: total,
-            items: items)
+            items: items, rowIDs: pageRows.map(\.id))
     }
 
     /// The page's query: existence, count and rows in one round trip (public for `EXPLAIN`).
