@@ -86,10 +86,10 @@ public struct GatewayApplication: Sendable {
             secureStorefront = nil
         }
         relay = OutboxRelay(
-            catalog: backends.catalog, invalidator: invalidator, maxAttempts: configuration.outboxMaxAttempts)
+            catalog: backends.writes, invalidator: invalidator, maxAttempts: configuration.outboxMaxAttempts)
         admin = AdminServer(
             host: configuration.adminHost, port: configuration.adminPort, tokens: configuration.adminTokens,
-            hookSecret: configuration.hookSecret, catalog: backends.catalog, cache: cache, invalidator: invalidator,
+            hookSecret: configuration.hookSecret, catalog: backends.writes, cache: cache, invalidator: invalidator,
             redis: redis, scheme: configuration.cacheKeyScheme,
             registry: registry, warmups: WarmupJobs(responder: responder, catalog: backends.catalog),
             connections: configuration.connections, logger: logger)
@@ -97,7 +97,7 @@ public struct GatewayApplication: Sendable {
 
     /// The services in start order; they stop in reverse.
     public var services: [any Service] {
-        var services: [any Service] = [backends.postgres, redis]
+        var services: [any Service] = [backends.postgres, backends.writePostgres, redis]
         if let subscriber { services.append(subscriber) }
         if let cache { services.append(cache.refresher) }
         services.append(relay)
@@ -127,8 +127,10 @@ public struct GatewayApplication: Sendable {
             try await group.run()
         } catch {
             try? await backends.mongoPool.shutdown()
+            try? await backends.writeMongoPool.shutdown()
             throw error
         }
         try await backends.mongoPool.shutdown()
+        try await backends.writeMongoPool.shutdown()
     }
 }

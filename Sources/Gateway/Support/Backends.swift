@@ -8,7 +8,13 @@ import PostgresNIO
 public struct Backends: Sendable {
     public let postgres: PostgresClient
     public let mongoPool: MongoConnectionPool
+    /// Reads: storefront loads, refills, warmups.
     public let catalog: HybridCatalog
+    /// Writes have their own connections (admin writes, hooks, the outbox relay), so a storm of
+    /// refills or misses cannot make a write wait for a connection.
+    public let writePostgres: PostgresClient
+    public let writeMongoPool: MongoConnectionPool
+    public let writes: HybridCatalog
 
     public init(
         configuration: GatewayConfiguration, logger: Logger,
@@ -23,7 +29,20 @@ public struct Backends: Sendable {
             uri: configuration.mongoURL, databaseName: configuration.mongoDatabase, size: configuration.mongoPoolSize,
             stats: BackendStats(), logger: logger)
         catalog = HybridCatalog(postgres: postgres, mongo: MongoProductCollection(pool: mongoPool), logger: logger)
+        writePostgres = PostgresClient(
+            configuration: settings.clientConfiguration(
+                poolSize: Self.writeConnections(poolSize: configuration.postgresPoolSize),
+                statementTimeout: configuration.postgresStatementTimeout),
+            eventLoopGroup: eventLoopGroup, backgroundLogger: logger)
+        writeMongoPool = try MongoConnectionPool(
+            uri: configuration.mongoURL, databaseName: configuration.mongoDatabase,
+            size: Self.writeConnections(poolSize: configuration.mongoPoolSize), stats: BackendStats(), logger: logger)
+        writes = HybridCatalog(
+            postgres: writePostgres, mongo: MongoProductCollection(pool: writeMongoPool), logger: logger)
     }
+
+    /// Connections reserved for writes: a quarter of the read pool's size, at least 2, at most 8.
+    static func writeConnections(poolSize: Int) -> Int { min(8, max(2, poolSize / 4)) }
 
     /// Runs `body` while the PostgreSQL client's pool runs, then shuts both clients down: for
     /// commands that do one job and exit.
@@ -44,9 +63,11 @@ public struct Backends: Sendable {
             }
         } catch {
             try? await backends.mongoPool.shutdown()
+            try? await backends.writeMongoPool.shutdown()
             throw error
         }
         try await backends.mongoPool.shutdown()
+        try await backends.writeMongoPool.shutdown()
         return result
     }
 }
