@@ -85,6 +85,53 @@ import Testing
         #expect(try await early.value.outcome == .miss(stored: false))
     }
 
+    /// A price-sorted page records the range of prices it shows; only a price change whose interval
+    /// meets it deletes it, and a fill from before a change that meets its range is refused.
+    @Test func pricePagesAreReachedOnlyByChangesThatMeetTheirRange() async throws {
+        let test = try TestCache.make(prefix: TestEnvironment.uniqueName("d"))
+        func bound(_ value: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: 17 - digits.count) + digits
+        }
+        func range(_ low: Int, _ high: Int) -> String { "category:3/price@\(bound(low))..\(bound(high))" }
+        let page = CacheKey(slot: "category:3", name: "price_asc:20:2")
+        let pageRange = range(100, 200)
+        func fetchPage(_ value: @escaping @Sendable () async -> String) async throws -> CacheResult<ByteBuffer> {
+            try await test.cache.fetch(page, tags: ["category:3"], dependent: true, on: test.eventLoop) {
+                .dependent(buffer(await value()), on: [pageRange])
+            }.get()
+        }
+        #expect(try await fetchPage { "v1" }.outcome == .miss(stored: true))
+        try await test.cache.invalidate(tags: [range(300, 400)])
+        try await test.cache.invalidate(tags: [range(10, 99)])
+        #expect(try await fetchPage { "unused" }.outcome == .hit, "a change outside the page's prices reached it")
+        try await test.cache.invalidate(tags: [range(50, 100)])
+        #expect(
+            try await fetchPage { "v2" }.outcome == .miss(stored: true), "a change meeting the page's low end missed it"
+        )
+        try await test.cache.invalidate(tags: [range(150, 160)])
+        #expect(try await fetchPage { "v3" }.outcome == .miss(stored: true))
+
+        // A fill that read before a meeting change is refused; one before a change elsewhere stores.
+        for (change, stored) in [(range(190, 900), false), (range(500, 900), true)] {
+            try await test.cache.invalidate(tags: [range(0, 99_999)])
+            let loading = Latch()
+            let release = Latch()
+            let early = Task {
+                try await fetchPage {
+                    await loading.open()
+                    await release.wait()
+                    return "read before"
+                }
+            }
+            await loading.wait()
+            try await test.cache.invalidate(tags: [change])
+            await release.open()
+            let outcome = try await early.value.outcome
+            #expect(outcome == .miss(stored: stored), "\(change): \(outcome)")
+        }
+    }
+
     @Test func anInvalidationReachesAnEntryStoredWithAShorterTTLLater() async throws {
         // Two stores of pages showing the same product, the second with a short TTL: the set that
         // names them must not expire with the second.

@@ -27,6 +27,23 @@ import Testing
         }
     }
 
+    /// The prices (in 1/10,000) a page shows, as the gateway's range: lowest to highest, open
+    /// towards the end of the order when the page is short.
+    static func priceRange(in body: String, perPage: Int, ascending: Bool) throws -> ClosedRange<Double> {
+        let page = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+        let prices = try #require(page["items"] as? [[String: Any]]).compactMap {
+            ($0["price"] as? String).flatMap(Double.init)
+        }
+        guard let low = prices.min(), let high = prices.max() else { return 0...Double.greatestFiniteMagnitude }
+        guard prices.count < perPage else { return low...high }
+        return ascending ? low...Double.greatestFiniteMagnitude : 0...high
+    }
+
+    static func price(in body: String) throws -> Double {
+        let product = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+        return try #require((product["price"] as? String).flatMap(Double.init))
+    }
+
     static func ids(in body: String) throws -> [Int64] {
         let page = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
         let items = try #require(page["items"] as? [[String: Any]])
@@ -108,17 +125,41 @@ import Testing
             #expect(
                 try await gateway.get("/v1/categories/1/products?per_page=5").body.contains("Renamed for the table"))
 
-            // A price: also every price-sorted page of the category (their order may change).
+            // A price: also the price-sorted pages whose prices meet the interval between the old
+            // price and the new one (only there can the order change).
             bodies = try await Self.warm(gateway, watched)
+            let oldPrice = try Self.price(in: bodies["detail"] ?? "")
+            let moved = min(oldPrice, 1.25)...max(oldPrice, 1.25)
             try await write(#"{"price": "1.25"}"#)
-            #expect(
-                try await Self.misses(gateway, watched) == [
-                    "detail", "newest page 1", "price page 1", "price page 2",
-                ])
+            var priceExpected: Set<String> = ["detail", "newest page 1"]
+            if try Self.priceRange(in: bodies["price page 1"] ?? "", perPage: 5, ascending: true).overlaps(moved) {
+                priceExpected.insert("price page 1")
+            }
+            if try Self.priceRange(in: bodies["price page 2"] ?? "", perPage: 5, ascending: false).overlaps(moved) {
+                priceExpected.insert("price page 2")
+            }
+            #expect(try await Self.misses(gateway, watched) == priceExpected)
             #expect(try Self.ids(in: try await gateway.get(watched.paths["price page 1"]!).body).first == product)
 
-            // A change of another product on page 2 leaves page 1 alone.
+            // A price change far from a page's prices leaves it: the dearest product a little
+            // dearer reaches the top of the descending order only.
+            bodies = try await Self.warm(gateway, watched)
+            let dearest = try #require(
+                try Self.ids(
+                    in: try await gateway.get("/v1/categories/1/products?per_page=1&sort=price_desc").body
+                ).first)
+            let dearestPrice = try Self.price(in: try await gateway.get("/v1/products/\(dearest)").body)
             _ = try await Self.warm(gateway, watched)
+            let raised = try await gateway.admin(
+                "PATCH", "/admin/v1/products/\(dearest)",
+                json: #"{"price": "\#(String(format: "%.2f", dearestPrice + 1))"}"#)
+            #expect(raised.status == 200, "\(raised.body)")
+            let afterRaise = try await Self.misses(gateway, watched)
+            #expect(!afterRaise.contains("price page 1"), "the cheapest page was invalidated by the dearest product")
+            #expect(!afterRaise.contains("newest page 2") || dearest == other)
+
+            // A change of another product on page 2 leaves page 1 alone.
+            bodies = try await Self.warm(gateway, watched)
             try await write(#"{"images": ["https://example.com/new.jpg"]}"#, id: other)
             var otherExpected: Set<String> = ["other detail", "newest page 2"]
             for name in ["price page 1", "price page 2"]

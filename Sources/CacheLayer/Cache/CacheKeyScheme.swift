@@ -35,9 +35,36 @@ public struct CacheKeyScheme: Sendable, Hashable {
         return tag[..<end]
     }
 
-    /// A dependency tag (`slot#name`): entries list it when they are stored, and invalidating it
-    /// deletes exactly those entries instead of bumping a generation every entry of the slot reads.
-    public static func isDependency(_ tag: String) -> Bool { tag.contains("#") }
+    /// A dependency tag: entries list it when they are stored, and invalidating it deletes exactly
+    /// those entries instead of bumping a generation every entry of the slot reads. Two kinds:
+    /// `slot#name` (the entry shows that thing) and a range, `slot/part@LOW..HIGH` with both
+    /// bounds as 17-digit zero-padded integers (the entry shows the part's values in that range; an
+    /// invalidation of a range deletes the entries whose range meets it).
+    public static func isDependency(_ tag: String) -> Bool { tag.contains("#") || tag.contains("@") }
+
+    /// A range dependency's base (`slot/part`), or `nil` for any other tag.
+    public static func rangeBase(_ tag: String) -> Substring? {
+        guard let at = tag.firstIndex(of: "@") else { return nil }
+        return tag[..<at]
+    }
+
+    /// What the near-cache indexes a tag under: a range by its base (the near-cache evicts every
+    /// entry of the part; Redis keeps the ones whose range the change does not meet).
+    public static func nearTag(_ tag: String) -> String {
+        rangeBase(tag).map(String.init) ?? tag
+    }
+
+    /// The two keys a dependency uses beside its slot's sequence and change record: the dependents
+    /// set (twice) for `slot#name`; for a range, the hash of entries and their ranges, and the list
+    /// of range changes.
+    public func dependencyKeys(_ tag: String) -> (String, String) {
+        if let base = Self.rangeBase(tag) {
+            let slotted = Self.slotted(String(base))
+            return ("\(prefix):v\(version):\(slotted):rp", "\(prefix):v\(version):\(slotted):rc")
+        }
+        let set = dependents(tag)
+        return (set, set)
+    }
 
     /// `{slot}rest`: the tag with its slot braced.
     static func slotted(_ tag: String) -> String {

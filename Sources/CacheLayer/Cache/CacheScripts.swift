@@ -10,8 +10,12 @@ enum CacheScripts {
     /// record does not reach back to the sequence seen — lost, and created again since — the
     /// store is refused).
     ///
+    /// A range dependency is refused when a range change after the sequence seen meets it (or the
+    /// list of range changes was trimmed past that sequence). Bounds are 17-digit zero-padded, so
+    /// comparing them as strings is exact.
+    ///
     /// KEYS: entry, lease, generation keys (g)..., then for an entry with dependencies: the slot's
-    /// sequence, its change record, and the dependents set of each dependency.
+    /// sequence, its change record, and two keys per dependency (`CacheKeyScheme.dependencyKeys`).
     /// ARGV: value, ttl ms, lease token, g, expected generations (g)..., then for an entry with
     /// dependencies: the sequence seen, and each dependency's name.
     static let storeIfUnchanged = """
@@ -20,30 +24,56 @@ enum CacheScripts {
         for i = 1, g do
             if (redis.call('GET', KEYS[2 + i]) or '0') ~= ARGV[4 + i] then unchanged = false break end
         end
+        local d0 = 3 + g
         if unchanged and #KEYS > 2 + g then
             local seen = ARGV[5 + g]
-            if (redis.call('GET', KEYS[3 + g]) or '0') ~= seen then
+            if (redis.call('GET', KEYS[d0]) or '0') ~= seen then
                 -- The change record must cover every change since the sequence seen: it starts
                 -- ('~since') when it is created, so a record lost and created again refuses.
-                local changes = KEYS[4 + g]
+                local changes = KEYS[d0 + 1]
                 local floor = tonumber(seen)
                 local since = redis.call('HGET', changes, '~since')
                 if not since or tonumber(since) > floor + 1 then
                     unchanged = false
                 else
+                    local k = d0 + 2
                     for j = 6 + g, #ARGV do
-                        local at = redis.call('HGET', changes, ARGV[j])
-                        if at and tonumber(at) > floor then unchanged = false break end
+                        local lo, hi = string.match(ARGV[j], '@(%d+)%.%.(%d+)$')
+                        if lo then
+                            -- A range: any range change after the sequence seen that meets it.
+                            local trimmed = redis.call('HGET', changes, '~rcsince')
+                            if trimmed and tonumber(trimmed) > floor + 1 then unchanged = false break end
+                            local list = redis.call('LRANGE', KEYS[k + 1], 0, -1)
+                            for i = #list, 1, -1 do
+                                local seq, a, b = string.match(list[i], '^(%d+):(%d+):(%d+)$')
+                                if tonumber(seq) <= floor then break end
+                                if a <= hi and lo <= b then unchanged = false break end
+                            end
+                            if not unchanged then break end
+                        else
+                            local at = redis.call('HGET', changes, ARGV[j])
+                            if at and tonumber(at) > floor then unchanged = false break end
+                        end
+                        k = k + 2
                     end
                 end
             end
         end
         if unchanged then
             redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-            -- The dependents sets carry no TTL (like generations: an evicted or expired set would let
-            -- an invalidation miss a live entry); members of expired entries go with the next
-            -- invalidation of the dependency.
-            for k = 5 + g, #KEYS do redis.call('SADD', KEYS[k], KEYS[1]) end
+            -- Dependents sets and range hashes carry no TTL (like generations: one evicted or
+            -- expired would let an invalidation miss a live entry); what names expired entries
+            -- goes with the next invalidation that meets it.
+            local k = d0 + 2
+            for j = 6 + g, #ARGV do
+                local lo, hi = string.match(ARGV[j], '@(%d+)%.%.(%d+)$')
+                if lo then
+                    redis.call('HSET', KEYS[k], KEYS[1], lo .. ':' .. hi)
+                else
+                    redis.call('SADD', KEYS[k], KEYS[1])
+                end
+                k = k + 2
+            end
         end
         if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
         if unchanged then return 1 end
@@ -61,8 +91,12 @@ enum CacheScripts {
     /// (so a fill that read the sequence before is refused), and every entry stored under it is
     /// deleted (the entries sit in the same slot as the set that names them).
     ///
+    /// A range (`slot/part@LOW..HIGH`): recorded in the part's list of range changes, and every
+    /// entry whose stored range meets it deleted.
+    ///
     /// KEYS: generation keys (g)..., then per dependency: its slot's sequence, change record and
-    /// dependents set. ARGV: channel, message, g, each dependency's name.
+    /// its two keys (`CacheKeyScheme.dependencyKeys`). ARGV: channel, message, g, each dependency's
+    /// name.
     /// Returns the entry keys deleted.
     static let invalidate = """
         local now = redis.call('TIME')
@@ -74,16 +108,37 @@ enum CacheScripts {
         end
         local deleted = {}
         local d = 3
-        for i = g + 1, #KEYS, 3 do
+        for i = g + 1, #KEYS, 4 do
             d = d + 1
             if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SET', KEYS[i], string.format('%d', start)) end
             local sequence = redis.call('INCR', KEYS[i])
             if redis.call('EXISTS', KEYS[i + 1]) == 0 then redis.call('HSET', KEYS[i + 1], '~since', sequence) end
-            redis.call('HSET', KEYS[i + 1], ARGV[d], sequence)
-            for _, key in ipairs(redis.call('SMEMBERS', KEYS[i + 2])) do
-                if redis.call('DEL', key) == 1 then deleted[#deleted + 1] = key end
+            local lo, hi = string.match(ARGV[d], '@(%d+)%.%.(%d+)$')
+            if lo then
+                -- A range: recorded (the last 10,000, and from which sequence on), and every entry
+                -- whose range meets it deleted.
+                -- string.format, not `..`: Lua writes a number of more than 14 digits in exponent form.
+                redis.call('RPUSH', KEYS[i + 3], string.format('%d', sequence) .. ':' .. lo .. ':' .. hi)
+                if redis.call('LLEN', KEYS[i + 3]) > 10000 then
+                    redis.call('LPOP', KEYS[i + 3])
+                    local first = redis.call('LINDEX', KEYS[i + 3], 0)
+                    redis.call('HSET', KEYS[i + 1], '~rcsince', string.match(first, '^(%d+):'))
+                end
+                local pages = redis.call('HGETALL', KEYS[i + 2])
+                for p = 1, #pages, 2 do
+                    local a, b = string.match(pages[p + 1], '^(%d+):(%d+)$')
+                    if a and a <= hi and lo <= b then
+                        if redis.call('DEL', pages[p]) == 1 then deleted[#deleted + 1] = pages[p] end
+                        redis.call('HDEL', KEYS[i + 2], pages[p])
+                    end
+                end
+            else
+                redis.call('HSET', KEYS[i + 1], ARGV[d], sequence)
+                for _, key in ipairs(redis.call('SMEMBERS', KEYS[i + 2])) do
+                    if redis.call('DEL', key) == 1 then deleted[#deleted + 1] = key end
+                end
+                redis.call('DEL', KEYS[i + 2])
             end
-            redis.call('DEL', KEYS[i + 2])
         end
         redis.call('PUBLISH', ARGV[1], ARGV[2])
         return deleted

@@ -98,7 +98,8 @@ struct Filler: Sendable {
             dependencyKeys = [scheme.dependencySequence(slot: key.slot), scheme.dependencyChanges(slot: key.slot)]
             expected.append(.integer(sequence))
             for dependency in dependencies {
-                dependencyKeys.append(scheme.dependents(dependency))
+                let (first, second) = scheme.dependencyKeys(dependency)
+                dependencyKeys += [first, second]
                 expected.append(.string(dependency))
             }
         }

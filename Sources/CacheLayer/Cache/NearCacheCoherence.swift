@@ -18,7 +18,7 @@ public struct NearCacheCoherence<Value: Sendable>: Sendable {
     /// Evicts what one channel message names.
     public func apply(_ text: String) {
         guard let near, let message = InvalidationMessage(text) else { return }
-        near.invalidate(tags: message.tags)
+        near.invalidate(tags: message.tags.map(CacheKeyScheme.nearTag))
     }
 
     /// The channel is up (proven alive) or down.

@@ -213,17 +213,18 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         guard !tags.isEmpty else { return }
         // What to refill is taken before the bump: the invalidation's own message may reach this
         // process's subscriber, and evict these entries, before Redis has answered the script.
-        let hot = policy.refreshAhead ? near?.keys(taggedWith: tags) ?? [] : []
+        let nearTags = tags.map(CacheKeyScheme.nearTag)
+        let hot = policy.refreshAhead ? near?.keys(taggedWith: nearTags) ?? [] : []
         do {
             try await generations.invalidate(tags, mode: mode)
         } catch {
-            near?.invalidate(tags: tags)
+            near?.invalidate(tags: nearTags)
             localInvalidations.add(1, ordering: .releasing)
             throw error
         }
         // After the bump: a load that read Redis before it can no longer enter the near-cache or
         // be shared with readers that start from now on.
-        near?.invalidate(tags: tags)
+        near?.invalidate(tags: nearTags)
         localInvalidations.add(1, ordering: .releasing)
         refillAhead(hot)
     }
@@ -313,7 +314,9 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         _ entryKey: String, value: Value, tags: [String], softExpiry: Int64, snapshot: NearCache<Value>.Snapshot?
     ) {
         guard let near, let snapshot else { return }
-        near.insert(entryKey, value: value, cost: cost(value), tags: tags, softExpiry: softExpiry, snapshot: snapshot)
+        near.insert(
+            entryKey, value: value, cost: cost(value), tags: tags.map(CacheKeyScheme.nearTag), softExpiry: softExpiry,
+            snapshot: snapshot)
         metrics.nearBytes.record(near.byteCount)
     }
 

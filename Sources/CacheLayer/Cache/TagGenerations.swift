@@ -90,9 +90,8 @@ public struct TagGenerations: Sendable {
         let generationCount = keys.count
         for tag in tags where CacheKeyScheme.isDependency(tag) {
             let slot = CacheKeyScheme.slot(of: tag)
-            keys += [
-                scheme.dependencySequence(slot: slot), scheme.dependencyChanges(slot: slot), scheme.dependents(tag),
-            ]
+            let (first, second) = scheme.dependencyKeys(tag)
+            keys += [scheme.dependencySequence(slot: slot), scheme.dependencyChanges(slot: slot), first, second]
             dependencies.append(tag)
         }
         let message = InvalidationMessage(mode: mode, tags: tags).text

@@ -84,15 +84,13 @@ public struct CatalogResponder: StorefrontResponder {
         case .categories:
             return (CacheKey(slot: "categories", name: "list"), [CatalogTag.categories.description])
         case .categoryProducts(let id, let request):
-            // Every page reads its category's membership; a price-sorted one its price order too.
-            // What the items show is a dependency of each page (`category:C#product:P`), all in the
-            // category's slot, so a read stays one single-slot MGET.
+            // Every page reads its category's membership. What the items show is a dependency of
+            // each page (`category:C#product:P`), and so is, for a price-sorted page, the range of
+            // prices it shows (`category:C/price@LOW..HIGH`): all in the category's slot, so a read
+            // stays one single-slot MGET.
             let tag = CatalogTag.category(id).description
             let key = CacheKey(slot: tag, name: "\(request.sort.rawValue):\(request.perPage):\(request.page)")
-            switch request.sort {
-            case .newest: return (key, [tag])
-            case .priceAscending, .priceDescending: return (key, [tag, CatalogTag.categoryPrices(id).description])
-            }
+            return (key, [tag])
         case .product(let id):
             let tag = CatalogTag.product(id).description
             return (CacheKey(slot: tag, name: "detail"), [tag])

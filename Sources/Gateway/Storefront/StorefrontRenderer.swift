@@ -29,11 +29,13 @@ public struct StorefrontRenderer: Sendable {
             return Rendered(body: CatalogJSON.categories(try await categories.all()), tags: [.categories])
         case .categoryProducts(let categoryID, let request):
             let page = try await pages.load(categoryID: categoryID, request: request)
-            var tags: [CatalogTag] = [.category(categoryID)]
-            if request.sort != .newest { tags.append(.categoryPrices(categoryID)) }
+            var dependencies: [CatalogTag] = page.rowIDs.map { .listed(category: categoryID, product: $0) }
+            if let range = page.priceRange {
+                dependencies.append(.priceRange(category: categoryID, low: range.lowerBound, high: range.upperBound))
+            }
             return Rendered(
-                body: CatalogJSON.page(page), tags: tags, pastTheEnd: page.items.isEmpty && request.page > 1,
-                dependencies: page.rowIDs.map { .listed(category: categoryID, product: $0) })
+                body: CatalogJSON.page(page), tags: [.category(categoryID)],
+                pastTheEnd: page.items.isEmpty && request.page > 1, dependencies: dependencies)
         case .product(let id):
             let product = try await products.product(id: id)
             return Rendered(body: CatalogJSON.product(product), tags: [.product(id)])

@@ -61,7 +61,20 @@ public struct CategoryPageLoader: Sendable {
         }
         return CategoryPage(
             categoryID: categoryID, page: request.page, perPage: request.perPage, sort: request.sort, total: total,
-            items: items, rowIDs: pageRows.map(\.id))
+            items: items, rowIDs: pageRows.map(\.id),
+            priceRange: Self.priceRange(of: pageRows.map { prices[$0.id] ?? 0 }, request: request))
+    }
+
+    /// What price changes can alter a price-sorted page: a change from `a` to `b` moves only the
+    /// products priced between them, so a page whose prices lie wholly outside that interval keeps
+    /// its rows. A page shorter than `perPage` (the last) is open towards the end of the order; an
+    /// empty one is open both ways.
+    static func priceRange(of prices: [Int64], request: PageRequest) -> ClosedRange<Int64>? {
+        guard request.sort != .newest else { return nil }
+        let highest = CatalogTag.highestBound
+        guard let low = prices.min(), let high = prices.max() else { return 0...highest }
+        guard prices.count < request.perPage else { return low...high }
+        return request.sort == .priceAscending ? low...highest : 0...high
     }
 
     /// The page's query: existence, count and rows in one round trip (public for `EXPLAIN`).

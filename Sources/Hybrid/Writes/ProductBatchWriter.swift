@@ -79,12 +79,15 @@ public struct ProductBatchWriter: Sendable {
         async throws -> ([Outcome], [OutboxEntry])
     {
         let ids = updates.map(\.id)
-        var old: [Int64: (category: Int64, status: String, version: Int64)] = [:]
+        var old: [Int64: (category: Int64, status: String, version: Int64, price: Int64)] = [:]
         let locked = try await catalog.sql(
-            "SELECT id, category_id, status, version FROM products WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE",
-            on: connection)
-        for try await (id, category, status, version) in locked.decode((Int64, Int64, String, Int64).self) {
-            old[id] = (category, status, version)
+            """
+            SELECT id, category_id, status, version, price_e4 FROM products WHERE id = ANY(\(ids))
+            ORDER BY id FOR UPDATE
+            """, on: connection)
+        for try await (id, category, status, version, price) in locked.decode((Int64, Int64, String, Int64, Int64).self)
+        {
+            old[id] = (category, status, version, price)
         }
         let wantedCategories = Array(Set(updates.compactMap(\.changes.categoryID)))
         var knownCategories: Set<Int64> = []
@@ -146,7 +149,8 @@ public struct ProductBatchWriter: Sendable {
             let set = update.changes.documentSet()
             var tags: [CatalogTag] = [.product(row.id)]
             for tag in ProductWriter.tags(
-                of: update.changes, row: row, oldCategory: before.category, oldStatus: before.status)
+                of: update.changes, row: row, oldCategory: before.category, oldStatus: before.status,
+                oldPrice: before.price)
             where !tags.contains(tag) {
                 tags.append(tag)
             }

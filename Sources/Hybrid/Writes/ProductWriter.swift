@@ -59,29 +59,34 @@ public struct ProductWriter: Sendable {
                     status = COALESCE(\(changes.status?.rawValue), p.status),
                     price_e4 = COALESCE(\(changes.price?.scaledValue), p.price_e4),
                     updated_at = now(), version = p.version + 1
-                FROM (SELECT id, category_id, status FROM products WHERE id = \(id) FOR UPDATE) old
+                FROM (SELECT id, category_id, status, price_e4 FROM products WHERE id = \(id) FOR UPDATE) old
                 WHERE p.id = old.id
                     AND (\(expectedVersions)::bigint[] IS NULL OR p.version = ANY(\(expectedVersions)::bigint[]))
-                RETURNING \(unescaped: productColumns), old.category_id, old.status
+                RETURNING \(unescaped: productColumns), old.category_id, old.status, old.price_e4
                 """, on: connection)
-            var result: (ProductRow, Int64, String)?
-            for try await c in rows.decode((Int64, String, Int64, String, Date, Date, Int64, Int64, String).self) {
-                result = (ProductRow(columns: (c.0, c.1, c.2, c.3, c.4, c.5, c.6)), c.7, c.8)
+            var result: (ProductRow, Int64, String, Int64)?
+            for try await c in rows.decode((Int64, String, Int64, String, Date, Date, Int64, Int64, String, Int64).self)
+            {
+                result = (ProductRow(columns: (c.0, c.1, c.2, c.3, c.4, c.5, c.6)), c.7, c.8, c.9)
             }
-            guard let (row, oldCategory, oldStatus) = result else {
+            guard let (row, oldCategory, oldStatus, oldPrice) = result else {
                 throw try await missingOrConflict(id: id, expectedVersions: expectedVersions, connection: connection)
             }
-            return (row, .upsert, set, Self.tags(of: changes, row: row, oldCategory: oldCategory, oldStatus: oldStatus))
+            return (
+                row, .upsert, set,
+                Self.tags(of: changes, row: row, oldCategory: oldCategory, oldStatus: oldStatus, oldPrice: oldPrice)
+            )
         }
     }
 
     /// What an update invalidates besides the product's own detail (see docs/cache.md, "What a
     /// write invalidates"): a move or status change the categories' membership; otherwise the
-    /// listing pages that show the product when a listing field changed, and the category's
-    /// price-sorted pages when the price did.
-    static func tags(of changes: ProductChanges, row: ProductRow, oldCategory: Int64, oldStatus: String)
-        -> [CatalogTag]
-    {
+    /// listing pages that show the product when a listing field changed, and, when the price did,
+    /// the category's price-sorted pages whose prices meet the interval between the old price and
+    /// the new one (only there can the order change).
+    static func tags(
+        of changes: ProductChanges, row: ProductRow, oldCategory: Int64, oldStatus: String, oldPrice: Int64
+    ) -> [CatalogTag] {
         var tags: [CatalogTag] = []
         if oldCategory != row.categoryID || oldStatus != row.status.rawValue {
             tags.append(.category(row.categoryID))
@@ -90,7 +95,10 @@ public struct ProductWriter: Sendable {
             return tags
         }
         if changes.changesListingItem { tags.append(.listed(category: row.categoryID, product: row.id)) }
-        if changes.price != nil { tags.append(.categoryPrices(row.categoryID)) }
+        if let price = changes.price?.scaledValue {
+            tags.append(
+                .priceRange(category: row.categoryID, low: min(oldPrice, price), high: max(oldPrice, price)))
+        }
         return tags
     }
 
