@@ -132,6 +132,33 @@ import Testing
         }
     }
 
+    /// A price change evicts every price-sorted page of the category from the near-cache (it indexes a
+    /// range by its base); the refill ahead finds the pages the change did not meet still fresh in
+    /// Redis and puts them back without loading.
+    @Test func aRefillAheadOfAPageRedisKeptDoesNotLoad() async throws {
+        let test = try TestCache.make(prefix: TestEnvironment.uniqueName("d"), nearCacheBytes: 1 << 20)
+        let near = try #require(test.cache.near)
+        near.setEnabled(true)
+        let loads = CallCounter()
+        let range = "category:3/price@\(String(repeating: "0", count: 14))100..\(String(repeating: "0", count: 14))200"
+        let page = CacheKey(slot: "category:3", name: "price_asc:20:2")
+        let loader: ReadThroughCache<ByteBuffer>.Loader = {
+            loads.increment()
+            return .dependent(buffer("page"), on: [range])
+        }
+        test.cache.setRefillSource { key in key == page ? (["category:3"], true, loader) : nil }
+        #expect(
+            try await test.cache.fetch(page, tags: ["category:3"], dependent: true, on: test.eventLoop, loader: loader)
+                .get().outcome == .miss(stored: true))
+        #expect(near.count == 1)
+        let far = "category:3/price@\(String(repeating: "0", count: 14))500..\(String(repeating: "0", count: 14))900"
+        try await test.cache.invalidate(tags: [far])
+        let deadline = ContinuousClock.now + .seconds(5)
+        while near.count == 0 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(near.count == 1, "the page was not put back")
+        #expect(loads.count == 1, "the refill loaded a page Redis still held")
+    }
+
     @Test func anInvalidationReachesAnEntryStoredWithAShorterTTLLater() async throws {
         // Two stores of pages showing the same product, the second with a short TTL: the set that
         // names them must not expire with the second.

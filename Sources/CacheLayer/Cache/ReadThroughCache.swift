@@ -373,8 +373,27 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         refresher.submit(entryKey) {
             let snapshot = self.near?.snapshot()
             let epoch = self.localInvalidations.load(ordering: .acquiring)
-            let sequence = dependent ? try await self.generations.dependencySequence(slot: key.slot) : nil
-            let observed = try await self.generations.current(tags)
+            // One read of the entry, its generations and (for one with dependencies) the slot's
+            // sequence. A fresh entry ends the refresh with no load: another reader or process
+            // stored the new bytes already, or the change that evicted it here (a price range, in
+            // the near-cache by its base) did not reach it in Redis.
+            let generationKeys = self.generations.keys(for: tags)
+            var keys = [entryKey] + generationKeys
+            if dependent { keys.append(self.scheme.dependencySequence(slot: key.slot)) }
+            let values = try await self.redis.mget(keys)
+            guard values.count == keys.count else { throw RedisError.protocolViolation("MGET answered a wrong count") }
+            let observed = TagGenerations.parse(values[1..<(1 + generationKeys.count)])
+            let sequence = dependent ? TagGenerations.counter(values[keys.count - 1]) : nil
+            if let entry = values[0].flatMap(CacheEntry.init(decoding:)),
+                self.entryPolicy.verdict(for: entry, generations: observed, now: CacheClock.nowMilliseconds()) == .fresh
+            {
+                if !entry.flags.contains(.negative) {
+                    self.insertNear(
+                        entryKey, value: self.decode(entry.payload, false), tags: tags + entry.dependencies,
+                        softExpiry: entry.softExpiry, snapshot: snapshot)
+                }
+                return
+            }
             let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
             _ = try await self.fill(
                 key, entryKey: entryKey, tags: tags, observed: observed, sequence: sequence, snapshot: snapshot,
