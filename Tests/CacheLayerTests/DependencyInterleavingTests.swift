@@ -136,7 +136,9 @@ import Testing
     /// range by its base); the refill ahead finds the pages the change did not meet still fresh in
     /// Redis and puts them back without loading.
     @Test func aRefillAheadOfAPageRedisKeptDoesNotLoad() async throws {
-        let test = try TestCache.make(prefix: TestEnvironment.uniqueName("d"), nearCacheBytes: 1 << 20)
+        var policy = CachePolicy()
+        policy.refreshAhead = true
+        let test = try TestCache.make(prefix: TestEnvironment.uniqueName("d"), policy: policy, nearCacheBytes: 1 << 20)
         let near = try #require(test.cache.near)
         near.setEnabled(true)
         let loads = CallCounter()

@@ -256,7 +256,7 @@ import Testing
         // would switch the near-cache off (and empty it) between the reads and the write.
         try await TestGateway.with(
             seed: CatalogGenerator(categories: 2, perCategory: 40),
-            environment: ["GATEWAY_INVALIDATION_TIMEOUT_MS": "15000"]
+            environment: ["GATEWAY_INVALIDATION_TIMEOUT_MS": "15000", "GATEWAY_REFRESH_AHEAD": "on"]
         ) { gateway in
             let cache = try #require(gateway.application.cache)
             let near = try #require(cache.near)

@@ -24,7 +24,8 @@ public struct CachePolicy: Sendable, Hashable {
     /// Background refreshes waiting at most; more are dropped (served stale until a later read).
     public var refreshQueueLimit = 1000
     /// Refill the recently read entries an invalidation of this process evicted (refresh-ahead).
-    public var refreshAhead = true
+    /// Off by default: a process refilling ahead grows in memory over time (docs/cache.md).
+    public var refreshAhead = false
     /// Loads shared through single-flight at once; past that a reader loads on its own.
     public var singleFlightCapacity = 10_000
 

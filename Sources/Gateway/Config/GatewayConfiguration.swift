@@ -72,9 +72,9 @@ public struct GatewayConfiguration: Sendable {
             name: "GATEWAY_REFRESH_QUEUE", defaultValue: "1000",
             help: "background refreshes waiting at most; more are dropped and served stale meanwhile"),
         Setting(
-            name: "GATEWAY_REFRESH_AHEAD", defaultValue: "on",
+            name: "GATEWAY_REFRESH_AHEAD", defaultValue: "off",
             help:
-                "on: after a write or hook, refill the pages it invalidated that were read here recently; off: leave them to the next reader"
+                "on: after a write or hook, refill the pages it invalidated that were read here recently (grows in memory over time: see docs/cache.md); off: leave them to the next reader"
         ),
         Setting(
             name: "GATEWAY_OUTBOX_MAX_ATTEMPTS", defaultValue: "10",
