@@ -1,4 +1,5 @@
 import Foundation
+import Hybrid
 import TestSupport
 import Testing
 
@@ -30,7 +31,7 @@ import Testing
     }
 
     /// Raw HTTP/1.1 requests, well- and ill-formed.
-    static func http1Requests(_ rng: inout SplitMix, count: Int, admin: Bool) -> [[UInt8]] {
+    static func http1Requests(_ rng: inout SplitMix64, count: Int, admin: Bool) -> [[UInt8]] {
         var requests: [[UInt8]] = []
         let paths =
             admin
@@ -98,7 +99,7 @@ import Testing
     }
 
     /// HTTP/2 connections that break the protocol in one way each.
-    static func h2Sequences(_ rng: inout SplitMix, count: Int) -> [[UInt8]] {
+    static func h2Sequences(_ rng: inout SplitMix64, count: Int) -> [[UInt8]] {
         var sequences: [[UInt8]] = []
         let start = H2.preface + H2.settings()
         for _ in 0..<count {
@@ -149,7 +150,7 @@ import Testing
     func hammer(_ binary: ServedBinary) async throws {
         try #require(await Self.alive(binary))
         var tally = Tally()
-        var rng = SplitMix(state: 20_261_126)
+        var rng = SplitMix64(seed: 20_261_126)
         for batch in 0..<8 {
             var exchanges: [(port: Int, bytes: [UInt8])] = []
             exchanges += Self.http1Requests(&rng, count: 40, admin: false).map { (binary.port, $0) }

@@ -27,7 +27,7 @@ enum Hostile {
 
     /// A hostile string: an edge, random bytes of ASCII (control characters included), random
     /// Unicode scalars, or a random number's text.
-    static func string(_ rng: inout SplitMix) -> String {
+    static func string(_ rng: inout SplitMix64) -> String {
         switch Int.random(in: 0..<6, using: &rng) {
         case 0, 1: return edges.randomElement(using: &rng) ?? ""
         case 2:
@@ -51,19 +51,6 @@ enum Hostile {
 /// The generated seed of a case: PropertyBased draws it, reports it on failure, and reproduces it
 /// with `.fixedSeed(…)`; each case builds its hostile inputs from it.
 let seeds = Gen.uint64(in: 0...UInt64.max)
-
-/// A small seeded random source for building documents from one generated seed (reproducible
-/// with the seed the failure reports).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// JSON text built by hand, so it can carry what an encoder never writes: NUL escapes, lone
 /// surrogates, duplicate keys, numbers no type holds, 10,000 levels of nesting.
@@ -102,7 +89,7 @@ enum HostileJSON {
         HostileJSON.string(String(repeating: "a", count: 70_000)),
     ]
 
-    static func value(_ rng: inout SplitMix, depth: Int = 0) -> String {
+    static func value(_ rng: inout SplitMix64, depth: Int = 0) -> String {
         if Int.random(in: 0..<1000, using: &rng) == 0 { return heavyValues.randomElement(using: &rng) ?? "null" }
         switch Int.random(in: 0..<10, using: &rng) {
         case 0...3: return rawValues.randomElement(using: &rng) ?? "null"
@@ -118,7 +105,7 @@ enum HostileJSON {
     }
 
     /// An object over `keys` (and an unknown one now and then), sometimes with a key twice.
-    static func object(_ rng: inout SplitMix, keys: [String], depth: Int = 0) -> String {
+    static func object(_ rng: inout SplitMix64, keys: [String], depth: Int = 0) -> String {
         var members: [String] = []
         for key in keys where Bool.random(using: &rng) {
             members.append(string(key) + ":" + value(&rng, depth: depth))
@@ -158,8 +145,8 @@ enum HostileJSON {
     @Test func storefrontRoutesAndQueries() async {
         let methods = ["GET", "HEAD", "POST", "DELETE", "", "get", "PRI", String(repeating: "G", count: 500)]
         await propertyCheck(count: Self.cases, input: seeds) { seed in
-            var rng = SplitMix(state: seed)
-            let pick = { (rng: inout SplitMix) in Hostile.string(&rng) }
+            var rng = SplitMix64(seed: seed)
+            let pick = { (rng: inout SplitMix64) in Hostile.string(&rng) }
             let uri: String
             switch Int.random(in: 0..<8, using: &rng) {
             case 0: uri = "/v1/products/\(pick(&rng))"
@@ -202,7 +189,7 @@ enum HostileJSON {
 
     @Test func adminProductBodies() async {
         await propertyCheck(count: Self.cases, input: seeds) { seed in
-            var rng = SplitMix(state: seed)
+            var rng = SplitMix64(seed: seed)
             let keys = Array(AdminRoutes.productFields)
             let json = HostileJSON.object(&rng, keys: keys)
             for (allowed, build) in [
@@ -229,7 +216,7 @@ enum HostileJSON {
     /// Bulk update bodies: arrays of random items (and random non-arrays), parsed as the route does.
     @Test func bulkUpdateBodies() async {
         await propertyCheck(count: Self.cases, input: seeds) { seed in
-            var rng = SplitMix(state: seed)
+            var rng = SplitMix64(seed: seed)
             let keys = Array(AdminRoutes.productFields.union(["version"]))
             let count = Int(rng.next() % 4)
             let items = (0..<count).map { _ in HostileJSON.object(&rng, keys: keys) }
@@ -284,7 +271,7 @@ enum HostileJSON {
 
     @Test func warmupCategoryAndHookBodies() async {
         await propertyCheck(count: Self.cases, input: seeds) { seed in
-            var rng = SplitMix(state: seed)
+            var rng = SplitMix64(seed: seed)
             let warmup = HostileJSON.object(
                 &rng, keys: ["categories", "pages", "sorts", "per_page", "concurrency", "rate"])
             do {
@@ -322,7 +309,7 @@ enum HostileJSON {
     @Test func hookAndConditionalHeaders() async {
         let signer = HookSignature(secret: "fuzz-secret-0123456789")
         await propertyCheck(count: Self.cases, input: seeds) { seed in
-            var rng = SplitMix(state: seed)
+            var rng = SplitMix64(seed: seed)
             let a = Hostile.string(&rng)
             let b = Hostile.string(&rng)
             let c = Hostile.string(&rng)
@@ -347,7 +334,7 @@ enum HostileJSON {
             "images",
         ]
         await propertyCheck(count: Self.cases, input: seeds) { seed in
-            var rng = SplitMix(state: seed)
+            var rng = SplitMix64(seed: seed)
             let number = Int.random(in: 1...Int.max, using: &rng)
             var line = HostileJSON.object(&rng, keys: fields)
             if Bool.random(using: &rng) {
@@ -378,7 +365,7 @@ enum HostileJSON {
             "GATEWAY_INVALIDATION_PING_MS": ["GATEWAY_INVALIDATION_TIMEOUT_MS"],
         ]
         await propertyCheck(count: Self.cases, input: seeds) { seed in
-            var rng = SplitMix(state: seed)
+            var rng = SplitMix64(seed: seed)
             let name = names.randomElement(using: &rng) ?? "GATEWAY_HTTP_PORT"
             let value = Hostile.string(&rng)
             do {

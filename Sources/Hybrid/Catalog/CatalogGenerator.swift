@@ -74,13 +74,13 @@ public struct CatalogGenerator: Sendable, Sequence {
     }
 }
 
-/// A small, fast, deterministic generator (SplitMix64).
-struct SplitMix64 {
+/// A small, fast, deterministic generator (SplitMix64): the seeded catalog and the fuzz tests.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -88,7 +88,7 @@ struct SplitMix64 {
         return z ^ (z >> 31)
     }
 
-    mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    public mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }
 
 enum Words {
