@@ -16,6 +16,8 @@ public struct GatewayApplication: Sendable {
     public let configuration: GatewayConfiguration
     public let backends: Backends
     public let redis: RedisClient
+    /// The Redis client of the write path (invalidations), on the writers' own thread.
+    public let writeRedis: RedisClient
     public let cache: ReadThroughCache<PreparedResponse>?
     public let invalidator: any TagInvalidator
     public let storefront: StorefrontServer
@@ -39,6 +41,8 @@ public struct GatewayApplication: Sendable {
         self.logger = logger
         backends = try Backends(configuration: configuration, logger: logger)
         redis = RedisClient(configuration: try configuration.redisConfiguration(), logger: logger)
+        writeRedis = RedisClient(
+            configuration: try configuration.redisConfiguration(), group: backends.writeEventLoopGroup, logger: logger)
         let policy = configuration.cachePolicy
         let cacheControl = configuration.cacheControl
         switch configuration.cacheMode {
@@ -48,14 +52,14 @@ public struct GatewayApplication: Sendable {
             cache = CatalogResponder.makeCache(
                 redis: redis, scheme: configuration.cacheKeyScheme, policy: policy,
                 nearCacheBytes: configuration.cacheMode == .nearAndRedis ? configuration.nearCacheBytes : 0,
-                cacheControl: cacheControl, logger: logger)
+                cacheControl: cacheControl, logger: logger, invalidationRedis: writeRedis)
         }
         subscriber = configuration.cacheMode == .nearAndRedis ? cache?.makeInvalidationSubscriber() : nil
         // Invalidations reach Redis even when this process serves without a cache: other processes
         // may cache.
         let deliver =
             cache.map { CacheTagInvalidator(cache: $0) as any TagInvalidator }
-            ?? CacheTagInvalidator.withoutCache(redis: redis, configuration: configuration)
+            ?? CacheTagInvalidator.withoutCache(redis: writeRedis, configuration: configuration)
         if configuration.faultInvalidationDelay > .zero {
             logger.critical(
                 "GATEWAY_FAULT_INVALIDATION_DELAY_MS is set: writes are acknowledged before their invalidation; this gateway serves stale data on purpose (a test of the consistency checker)"
@@ -92,12 +96,12 @@ public struct GatewayApplication: Sendable {
             hookSecret: configuration.hookSecret, catalog: backends.writes, cache: cache, invalidator: invalidator,
             redis: redis, scheme: configuration.cacheKeyScheme,
             registry: registry, warmups: WarmupJobs(responder: responder, catalog: backends.catalog),
-            connections: configuration.connections, logger: logger)
+            connections: configuration.connections, eventLoopGroup: backends.writeEventLoopGroup, logger: logger)
     }
 
     /// The services in start order; they stop in reverse.
     public var services: [any Service] {
-        var services: [any Service] = [backends.postgres, backends.writePostgres, redis]
+        var services: [any Service] = [backends.postgres, backends.writePostgres, redis, writeRedis]
         if let subscriber { services.append(subscriber) }
         if let cache { services.append(cache.refresher) }
         services.append(relay)
@@ -126,11 +130,9 @@ public struct GatewayApplication: Sendable {
         do {
             try await group.run()
         } catch {
-            try? await backends.mongoPool.shutdown()
-            try? await backends.writeMongoPool.shutdown()
+            try? await backends.shutdown()
             throw error
         }
-        try await backends.mongoPool.shutdown()
-        try await backends.writeMongoPool.shutdown()
+        try await backends.shutdown()
     }
 }

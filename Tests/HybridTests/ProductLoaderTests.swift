@@ -33,4 +33,23 @@ import Testing
             #expect(!page.items.contains { $0.id == 3 })
         }
     }
+
+    @Test func aWrittenRowIsAnsweredWithItsDocumentInOneMongoRoundTripAndNeverMixedWithAnotherVersion() async throws {
+        try await TestCatalog.with { test in
+            try await test.seed(CatalogGenerator(categories: 1, perCategory: 5))
+            let first = try await test.writer().update(id: 2, changes: ProductChanges(name: "First"))
+            let row = try #require(first.row)
+            let loader = ProductLoader(catalog: test.catalog)
+            let sqlBefore = test.stats.sqlQueries
+            let mongoBefore = test.stats.mongoOperations
+            let answered = try await loader.product(row: row)
+            #expect(answered.name == "First" && answered.version == row.version)
+            #expect(test.stats.sqlQueries == sqlBefore)
+            #expect(test.stats.mongoOperations - mongoBefore == 1)
+            // A later write overtook the row: the answer is the product as it now is, whole.
+            _ = try await test.writer().update(id: 2, changes: ProductChanges(name: "Second"))
+            let overtaken = try await loader.product(row: row)
+            #expect(overtaken.name == "Second" && overtaken.version == row.version + 1)
+        }
+    }
 }

@@ -25,6 +25,9 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     /// The tags' generations; invalidate through `invalidate(tags:mode:)`, which also fences this
     /// process's near-cache and shared loads.
     let generations: TagGenerations
+    /// The same, over the connections writers use (`invalidationRedis`), so an invalidation does
+    /// not queue behind storefront reads.
+    let writerGenerations: TagGenerations
     /// Runs this cache's background refreshes: add it to the service group.
     public let refresher: Refresher
     let flights: SingleFlight<FlightKey, CacheResult<Value>>
@@ -58,10 +61,12 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     ///   - decode: turns stored payload bytes into the value served (done once per fill or Redis hit).
     ///   - cost: the bytes a value holds, for the near-cache budget.
     ///   - probe: a test seam around each Redis round trip; `nil` in production.
+    ///   - invalidationRedis: the client invalidations go through (the same server as `redis`,
+    ///     usually on the writers' own thread); `nil`: `redis`.
     public init(
         redis: RedisClient, scheme: CacheKeyScheme = CacheKeyScheme(), policy: CachePolicy = CachePolicy(),
         nearCacheBytes: Int = 64 << 20, logger: Logger, decode: @escaping Decode,
-        cost: @escaping @Sendable (Value) -> Int, probe: (any CacheProbe)? = nil
+        cost: @escaping @Sendable (Value) -> Int, probe: (any CacheProbe)? = nil, invalidationRedis: RedisClient? = nil
     ) {
         self.redis = redis
         self.scheme = scheme
@@ -72,7 +77,12 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         self.logger = logger
         self.probe = probe
         self.entryPolicy = EntryPolicy(earlyRefreshBeta: policy.earlyRefreshBeta)
-        self.generations = TagGenerations(redis: redis, scheme: scheme, probe: probe, metrics: metrics)
+        let metrics = self.metrics
+        let generations = TagGenerations(redis: redis, scheme: scheme, probe: probe, metrics: metrics)
+        self.generations = generations
+        self.writerGenerations =
+            invalidationRedis.map { TagGenerations(redis: $0, scheme: scheme, probe: probe, metrics: metrics) }
+            ?? generations
         self.refresher = Refresher(
             concurrency: policy.refreshConcurrency, queueLimit: policy.refreshQueueLimit,
             failureWindow: policy.softTTL, logger: logger)
@@ -216,7 +226,7 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         let nearTags = tags.map(CacheKeyScheme.nearTag)
         let hot = policy.refreshAhead ? near?.keys(taggedWith: nearTags) ?? [] : []
         do {
-            try await generations.invalidate(tags, mode: mode)
+            try await writerGenerations.invalidate(tags, mode: mode)
         } catch {
             near?.invalidate(tags: nearTags)
             localInvalidations.add(1, ordering: .releasing)

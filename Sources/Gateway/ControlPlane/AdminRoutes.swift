@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOHTTP1
 import Hybrid
+import Metrics
 import NIOCore
 
 /// The admin API: product and category writes with optimistic concurrency.
@@ -15,6 +16,8 @@ struct AdminRoutes: Sendable {
         "id", "sku", "category_id", "status", "name", "description", "price", "currency", "attributes", "images",
     ]
     static let categoryFields: Set<String> = ["id", "slug", "name", "parent_id"]
+    /// The last phase of a write: reading the product back for the answer.
+    static let responseTimer = Timer(label: "admin_write_phase_seconds", dimensions: [("phase", "response")])
 
     func register(on group: RouterGroup<BasicRequestContext>) {
         group.post("products") { request, _ in try await createProduct(request) }
@@ -244,7 +247,9 @@ struct AdminRoutes: Sendable {
         var response: Response
         switch result.state {
         case .applied:
-            let product = try await ProductLoader(catalog: catalog).product(id: row.id, includeInactive: true)
+            let started = ContinuousClock.now
+            let product = try await ProductLoader(catalog: catalog).product(row: row)
+            Self.responseTimer.recordNanoseconds(Int64((ContinuousClock.now - started) / .nanoseconds(1)))
             response = Self.json(created ? .created : .ok, CatalogJSON.product(product))
         case .pending(let reason):
             response = Self.json(.accepted, Self.pendingBody(id: row.id, version: row.version, reason: reason))

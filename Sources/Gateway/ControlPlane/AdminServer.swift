@@ -19,10 +19,13 @@ public struct AdminServer: Service {
         host: String, port: Int, tokens: [String], hookSecret: String?, catalog: HybridCatalog,
         cache: ReadThroughCache<PreparedResponse>?, invalidator: any TagInvalidator, redis: RedisClient,
         scheme: CacheKeyScheme, registry: PrometheusCollectorRegistry, warmups: WarmupJobs,
-        connections: ConnectionSettings = ConnectionSettings(), logger: Logger
+        connections: ConnectionSettings = ConnectionSettings(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware(routes: Self.routes))
+        router.add(
+            middleware: PreferredExecutorMiddleware(executor: EventLoopTaskExecutor(eventLoop: eventLoopGroup.next())))
         OperationsRoutes(catalog: catalog, redis: redis, registry: registry, checkTimeout: .seconds(1)).register(
             on: router)
         HookRoutes(
@@ -34,7 +37,7 @@ public struct AdminServer: Service {
         AdminRoutes(catalog: catalog, invalidator: invalidator).register(on: admin)
         WarmupRoutes(jobs: warmups).register(on: admin)
         OutboxRoutes(deadLetters: OutboxDeadLetters(catalog: catalog)).register(on: admin)
-        let promise = MultiThreadedEventLoopGroup.singleton.next().makePromise(of: Int.self)
+        let promise = eventLoopGroup.next().makePromise(of: Int.self)
         boundPromise = promise
         let limiter = ConnectionLimiter(maximum: connections.maximumConnections, listener: "admin")
         application = Application(
@@ -43,7 +46,8 @@ public struct AdminServer: Service {
                 GuardedHTTP1Channel(responder: responder, settings: connections, limiter: limiter)
             },
             configuration: .init(address: .hostname(host, port: port), serverName: "catalog-gateway-admin"),
-            onServerRunning: { channel in promise.succeed(channel.localAddress?.port ?? port) }, logger: logger)
+            onServerRunning: { channel in promise.succeed(channel.localAddress?.port ?? port) },
+            eventLoopGroupProvider: .shared(eventLoopGroup), logger: logger)
     }
 
     /// Known paths and their methods, so a wrong method is `405` rather than `404`.
@@ -71,5 +75,17 @@ public struct AdminServer: Service {
             boundPromise.fail(error)
             throw error
         }
+    }
+}
+
+/// Runs each admin request's handler with a preference for the admin thread's executor.
+struct PreferredExecutorMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let executor: EventLoopTaskExecutor
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        try await withTaskExecutorPreference(executor) { try await next(request, context) }
     }
 }

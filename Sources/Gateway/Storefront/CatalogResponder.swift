@@ -25,7 +25,7 @@ public struct CatalogResponder: StorefrontResponder {
     /// The cache that stores `PreparedResponse`s for this responder.
     public static func makeCache(
         redis: RedisClient, scheme: CacheKeyScheme, policy: CachePolicy, nearCacheBytes: Int, cacheControl: String,
-        logger: Logger
+        logger: Logger, invalidationRedis: RedisClient? = nil
     ) -> ReadThroughCache<PreparedResponse> {
         ReadThroughCache<PreparedResponse>(
             redis: redis, scheme: scheme, policy: policy, nearCacheBytes: nearCacheBytes, logger: logger,
@@ -35,7 +35,7 @@ public struct CatalogResponder: StorefrontResponder {
                     ?? PreparedResponse(
                         status: .internalServerError, body: [], surrogateKey: "", cacheControl: "no-store")
             },
-            cost: { $0.cost })
+            cost: { $0.cost }, invalidationRedis: invalidationRedis)
     }
 
     public static func cacheControl(softTTL: Duration, hardTTL: Duration) -> String {

@@ -15,6 +15,10 @@ public struct Backends: Sendable {
     public let writePostgres: PostgresClient
     public let writeMongoPool: MongoConnectionPool
     public let writes: HybridCatalog
+    /// One thread of its own for the write path (the admin listener, the write connections and
+    /// the tasks of admin requests): under a saturating storefront load a write then waits for
+    /// its round trips, not for the storefront's event loops and cooperative threads.
+    public let writeEventLoopGroup: MultiThreadedEventLoopGroup
 
     public init(
         configuration: GatewayConfiguration, logger: Logger,
@@ -29,11 +33,12 @@ public struct Backends: Sendable {
             uri: configuration.mongoURL, databaseName: configuration.mongoDatabase, size: configuration.mongoPoolSize,
             stats: BackendStats(), logger: logger)
         catalog = HybridCatalog(postgres: postgres, mongo: MongoProductCollection(pool: mongoPool), logger: logger)
+        writeEventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         writePostgres = PostgresClient(
             configuration: settings.clientConfiguration(
                 poolSize: Self.writeConnections(poolSize: configuration.postgresPoolSize),
                 statementTimeout: configuration.postgresStatementTimeout),
-            eventLoopGroup: eventLoopGroup, backgroundLogger: logger)
+            eventLoopGroup: writeEventLoopGroup, backgroundLogger: logger)
         writeMongoPool = try MongoConnectionPool(
             uri: configuration.mongoURL, databaseName: configuration.mongoDatabase,
             size: Self.writeConnections(poolSize: configuration.mongoPoolSize), stats: BackendStats(), logger: logger)
@@ -62,12 +67,18 @@ public struct Backends: Sendable {
                 return try await body(backends)
             }
         } catch {
-            try? await backends.mongoPool.shutdown()
-            try? await backends.writeMongoPool.shutdown()
+            try? await backends.shutdown()
             throw error
         }
-        try await backends.mongoPool.shutdown()
-        try await backends.writeMongoPool.shutdown()
+        try await backends.shutdown()
         return result
+    }
+
+    /// Closes the MongoDB pools and stops the write thread (the PostgreSQL clients stop with
+    /// their `run`).
+    public func shutdown() async throws {
+        try await mongoPool.shutdown()
+        try await writeMongoPool.shutdown()
+        try await writeEventLoopGroup.shutdownGracefully()
     }
 }

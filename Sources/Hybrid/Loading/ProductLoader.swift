@@ -23,6 +23,20 @@ public struct ProductLoader: Sendable {
         return product
     }
 
+    /// The product of a row just written (its relational fields known), with its document: one
+    /// MongoDB round trip. Reads the row again if MongoDB holds another version (a later write
+    /// overtook this one), so the answer is never a mix of two versions.
+    public func product(row: ProductRow) async throws -> Product {
+        let document: StoredDocument?
+        do {
+            document = try await catalog.mongo.document(id: row.id)
+        } catch let error as MongoError {
+            throw error.hybridError
+        }
+        if let document, document.version == row.version { return Product(row: row, document: document.document) }
+        return try await product(id: row.id, includeInactive: true)
+    }
+
     /// The products that exist (and are active, unless `includeInactive`), keyed by id; missing
     /// ids are absent.
     public func products(ids: [Int64], includeInactive: Bool = false) async throws -> [Int64: Product] {

@@ -44,15 +44,20 @@ struct OutboxDelivery: Sendable {
     func apply(_ entry: OutboxEntry) async -> (documentApplied: Bool, failure: Failure?) {
         var documentApplied = entry.documentApplied
         do {
+            let stats = catalog.stats
             if !documentApplied, let productID = entry.productID {
+                let started = ContinuousClock.now
                 switch entry.operation {
                 case .upsert: try await catalog.mongo.apply(id: productID, version: entry.version, set: entry.set)
                 case .delete: try await catalog.mongo.delete(id: productID)
                 case .invalidate: break
                 }
                 documentApplied = true
+                stats.writeDocument.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
             }
+            let started = ContinuousClock.now
             try await invalidator.invalidate(entry.tags)
+            stats.writeInvalidation.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
             return (documentApplied, nil)
         } catch let mongo as MongoError {
             let detail = mongo.description
@@ -84,7 +89,9 @@ struct OutboxDelivery: Sendable {
             return failure.summary
         }
         do {
+            let started = ContinuousClock.now
             try await catalog.sql("DELETE FROM outbox WHERE id = \(entry.id)")
+            catalog.stats.writeCleanup.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         } catch {
             // Applied everywhere; the relay will apply it again harmlessly and remove it.
             catalog.logger.notice(

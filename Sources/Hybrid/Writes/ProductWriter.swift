@@ -160,6 +160,7 @@ public struct ProductWriter: Sendable {
             )
     ) async throws -> WriteResult {
         let catalog = self.catalog
+        let started = ContinuousClock.now
         let (entry, row): (OutboxEntry, ProductRow) = try await catalog.transaction { connection in
             let (row, operation, set, extraTags) = try await change(connection)
             var tags = baseTags
@@ -188,6 +189,7 @@ public struct ProductWriter: Sendable {
                 documentApplied: false, attempts: earlierPending ? -1 : 0)
             return (entry, row)
         }
+        catalog.stats.writeTransaction.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         let isDelete = entry.operation == .delete
         let resultRow = isDelete ? nil : row
         // attempts -1 marks an entry behind an earlier change of the same product: it must not
