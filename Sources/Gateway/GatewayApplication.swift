@@ -96,7 +96,7 @@ public struct GatewayApplication: Sendable {
             hookSecret: configuration.hookSecret, catalog: backends.writes, cache: cache, invalidator: invalidator,
             redis: redis, scheme: configuration.cacheKeyScheme,
             registry: registry, warmups: WarmupJobs(responder: responder, catalog: backends.catalog),
-            connections: configuration.connections, eventLoopGroup: backends.writeEventLoopGroup, logger: logger)
+            connections: configuration.connections, writes: backends.writePath(redis: writeRedis), logger: logger)
     }
 
     /// The services in start order; they stop in reverse.

@@ -9,15 +9,20 @@ public struct HybridCatalog: Sendable {
     public let mongo: MongoProductCollection
     public let stats: BackendStats
     public let logger: Logger
+    /// Where its queries' tasks run, if not on the shared pool (writes run on their own thread).
+    public let executor: (any TaskExecutor)?
 
     /// How long a query outside a transaction may wait for a connection and its first answer.
     static let queryTimeout: Duration = .seconds(3)
 
-    public init(postgres: PostgresClient, mongo: MongoProductCollection, logger: Logger) {
+    public init(
+        postgres: PostgresClient, mongo: MongoProductCollection, logger: Logger, executor: (any TaskExecutor)? = nil
+    ) {
         self.postgres = postgres
         self.mongo = mongo
         self.stats = mongo.pool.stats
         self.logger = logger
+        self.executor = executor
     }
 
     /// Runs one SQL query outside a transaction and counts it.
@@ -33,7 +38,8 @@ public struct HybridCatalog: Sendable {
             // no answer within the timeout fails instead, so a miss can be answered (503 or stale).
             return try await Deadline.run(
                 Self.queryTimeout,
-                expired: { HybridError.postgresUnavailable("no answer within \(Self.queryTimeout)") }
+                expired: { HybridError.postgresUnavailable("no answer within \(Self.queryTimeout)") },
+                executor: executor
             ) {
                 try await postgres.query(query, logger: logger)
             }
@@ -72,7 +78,8 @@ public struct HybridCatalog: Sendable {
                 expired: { HybridError.postgresUnavailable("no connection within \(Self.queryTimeout)") },
                 mayAbandon: {
                     phase.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged
-                }
+                },
+                executor: executor
             ) {
                 try await postgres.withConnection { connection in
                     guard phase.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged

@@ -25,9 +25,12 @@ struct TestCache: Sendable {
         var configuration = try RedisConfiguration(url: url ?? (try TestEnvironment.redisURL))
         configuration.commandTimeout = .seconds(2)  // a busy CI machine must not turn reads into bypasses
         let redis = RedisClient(configuration: configuration, logger: logger)
+        // As in the gateway: invalidations go through a client of their own (its own
+        // connections), so every race here also spans two connections.
         let cache = ReadThroughCache<ByteBuffer>(
             redis: redis, scheme: CacheKeyScheme(prefix: prefix), policy: policy, nearCacheBytes: nearCacheBytes,
-            logger: logger, decode: { payload, _ in payload }, cost: { $0.readableBytes }, probe: probe)
+            logger: logger, decode: { payload, _ in payload }, cost: { $0.readableBytes }, probe: probe,
+            invalidationRedis: RedisClient(configuration: configuration, logger: logger))
         return TestCache(redis: redis, cache: cache, eventLoop: MultiThreadedEventLoopGroup.singleton.next())
     }
 

@@ -245,16 +245,19 @@ struct AdminRoutes: Sendable {
     private func respond(_ result: WriteResult, created: Bool) async throws -> Response {
         guard let row = result.row else { return Response(status: .noContent) }
         var response: Response
+        // The ETag names the version the body shows (a later write may have overtaken this one).
+        var version = row.version
         switch result.state {
         case .applied:
             let started = ContinuousClock.now
             let product = try await ProductLoader(catalog: catalog).product(row: row)
             Self.responseTimer.recordNanoseconds(Int64((ContinuousClock.now - started) / .nanoseconds(1)))
+            version = product.version
             response = Self.json(created ? .created : .ok, CatalogJSON.product(product))
         case .pending(let reason):
             response = Self.json(.accepted, Self.pendingBody(id: row.id, version: row.version, reason: reason))
         }
-        response.headers[.eTag] = "\"\(row.version)\""
+        response.headers[.eTag] = "\"\(version)\""
         if created { response.headers[.location] = "/admin/v1/products/\(row.id)" }
         return response
     }

@@ -19,15 +19,15 @@ public struct AdminServer: Service {
         host: String, port: Int, tokens: [String], hookSecret: String?, catalog: HybridCatalog,
         cache: ReadThroughCache<PreparedResponse>?, invalidator: any TagInvalidator, redis: RedisClient,
         scheme: CacheKeyScheme, registry: PrometheusCollectorRegistry, warmups: WarmupJobs,
-        connections: ConnectionSettings = ConnectionSettings(),
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+        connections: ConnectionSettings = ConnectionSettings(), writes: Backends.WritePath, logger: Logger
     ) {
+        let eventLoopGroup = writes.eventLoopGroup
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: ProblemMiddleware(routes: Self.routes))
-        router.add(
-            middleware: PreferredExecutorMiddleware(executor: EventLoopTaskExecutor(eventLoop: eventLoopGroup.next())))
-        OperationsRoutes(catalog: catalog, redis: redis, registry: registry, checkTimeout: .seconds(1)).register(
-            on: router)
+        router.add(middleware: PreferredExecutorMiddleware(executor: writes.executor))
+        OperationsRoutes(
+            catalog: catalog, redis: redis, writeRedis: writes.redis, registry: registry, checkTimeout: .seconds(1)
+        ).register(on: router)
         HookRoutes(
             catalog: catalog, cache: cache, invalidator: invalidator, signature: hookSecret.map(HookSignature.init),
             redis: redis, scheme: scheme
@@ -78,7 +78,9 @@ public struct AdminServer: Service {
     }
 }
 
-/// Runs each admin request's handler with a preference for the admin thread's executor.
+/// Runs the handlers of single-product and category writes on the write thread. Bulk updates (up to
+/// 8 MiB of JSON to decode) and hooks (a purge of everything) stay on the shared pool, so they
+/// cannot stall the single writes, the probes and the metrics that share that thread.
 struct PreferredExecutorMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let executor: EventLoopTaskExecutor
@@ -86,6 +88,20 @@ struct PreferredExecutorMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        try await withTaskExecutorPreference(executor) { try await next(request, context) }
+        guard Self.isSingleWrite(method: request.method, path: request.uri.path) else {
+            return try await next(request, context)
+        }
+        return try await withTaskExecutorPreference(executor) { try await next(request, context) }
+    }
+
+    static func isSingleWrite(method: HTTPRequest.Method, path: String) -> Bool {
+        guard method == .post || method == .patch || method == .delete else { return false }
+        let parts = path.split(separator: "/")
+        guard parts.count >= 3, parts[0] == "admin", parts[1] == "v1" else { return false }
+        switch (parts[2], parts.count) {
+        case ("products", 3): return method == .post  // create; PATCH here is the bulk route
+        case ("products", 4), ("categories", 3), ("categories", 4): return true
+        default: return false
+        }
     }
 }

@@ -1,3 +1,4 @@
+import CacheLayer
 import Hybrid
 import Logging
 import NIOCore
@@ -19,6 +20,19 @@ public struct Backends: Sendable {
     /// the tasks of admin requests): under a saturating storefront load a write then waits for
     /// its round trips, not for the storefront's event loops and cooperative threads.
     public let writeEventLoopGroup: MultiThreadedEventLoopGroup
+    /// Runs write tasks on that thread.
+    let writeExecutor: EventLoopTaskExecutor
+
+    /// What the admin listener needs of the write path: its thread, its executor and its Redis client.
+    public struct WritePath: Sendable {
+        let eventLoopGroup: any EventLoopGroup
+        let executor: EventLoopTaskExecutor
+        let redis: RedisClient
+    }
+
+    func writePath(redis: RedisClient) -> WritePath {
+        WritePath(eventLoopGroup: writeEventLoopGroup, executor: writeExecutor, redis: redis)
+    }
 
     public init(
         configuration: GatewayConfiguration, logger: Logger,
@@ -34,6 +48,7 @@ public struct Backends: Sendable {
             stats: BackendStats(), logger: logger)
         catalog = HybridCatalog(postgres: postgres, mongo: MongoProductCollection(pool: mongoPool), logger: logger)
         writeEventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        writeExecutor = EventLoopTaskExecutor(eventLoop: writeEventLoopGroup.next())
         writePostgres = PostgresClient(
             configuration: settings.clientConfiguration(
                 poolSize: Self.writeConnections(poolSize: configuration.postgresPoolSize),
@@ -43,7 +58,8 @@ public struct Backends: Sendable {
             uri: configuration.mongoURL, databaseName: configuration.mongoDatabase,
             size: Self.writeConnections(poolSize: configuration.mongoPoolSize), stats: BackendStats(), logger: logger)
         writes = HybridCatalog(
-            postgres: writePostgres, mongo: MongoProductCollection(pool: writeMongoPool), logger: logger)
+            postgres: writePostgres, mongo: MongoProductCollection(pool: writeMongoPool), logger: logger,
+            executor: writeExecutor)
     }
 
     /// Connections reserved for writes: a quarter of the read pool's size, at least 2, at most 8.
@@ -77,8 +93,12 @@ public struct Backends: Sendable {
     /// Closes the MongoDB pools and stops the write thread (the PostgreSQL clients stop with
     /// their `run`).
     public func shutdown() async throws {
-        try await mongoPool.shutdown()
-        try await writeMongoPool.shutdown()
-        try await writeEventLoopGroup.shutdownGracefully()
+        var failure: (any Error)?
+        for pool in [mongoPool, writeMongoPool] {
+            do { try await pool.shutdown() } catch { failure = failure ?? error }
+        }
+        writeExecutor.close()
+        do { try await writeEventLoopGroup.shutdownGracefully() } catch { failure = failure ?? error }
+        if let failure { throw failure }
     }
 }

@@ -24,8 +24,8 @@ public struct ProductLoader: Sendable {
     }
 
     /// The product of a row just written (its relational fields known), with its document: one
-    /// MongoDB round trip. Reads the row again if MongoDB holds another version (a later write
-    /// overtook this one), so the answer is never a mix of two versions.
+    /// MongoDB round trip. If MongoDB holds another version (a later write overtook this one) the
+    /// product is read as any reader would, latest row and latest document.
     public func product(row: ProductRow) async throws -> Product {
         let document: StoredDocument?
         do {

@@ -8,13 +8,16 @@ public enum Deadline {
     /// not awaited) and `expired` is thrown, unless `mayAbandon` says it has reached a point it
     /// must be allowed to finish from (a transaction that has begun), in which case its own
     /// outcome is awaited.
+    ///
+    /// The operation runs in a task of its own (so it can be abandoned), which inherits no
+    /// executor preference: `executor` gives it one.
     public static func run<T: Sendable>(
         _ limit: Duration, expired: @escaping @Sendable () -> any Error,
-        mayAbandon: @escaping @Sendable () -> Bool = { true },
+        mayAbandon: @escaping @Sendable () -> Bool = { true }, executor: (any TaskExecutor)? = nil,
         _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let race = Race<T>()
-        let work = Task {
+        let work = Task(executorPreference: executor) {
             do {
                 race.finish(.success(try await operation()))
             } catch {

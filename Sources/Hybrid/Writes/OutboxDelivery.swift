@@ -41,7 +41,9 @@ struct OutboxDelivery: Sendable {
 
     /// Applies the entry's document change (unless already applied), then invalidates its tags.
     /// - Returns: whether the document change is applied, and what failed, if anything.
-    func apply(_ entry: OutboxEntry) async -> (documentApplied: Bool, failure: Failure?) {
+    /// - Parameter timed: records the phases in `admin_write_phase_seconds` (the path right after
+    ///   a write's commit; the relay's retries are not).
+    func apply(_ entry: OutboxEntry, timed: Bool = false) async -> (documentApplied: Bool, failure: Failure?) {
         var documentApplied = entry.documentApplied
         do {
             let stats = catalog.stats
@@ -53,11 +55,11 @@ struct OutboxDelivery: Sendable {
                 case .invalidate: break
                 }
                 documentApplied = true
-                stats.writeDocument.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                if timed { stats.writeDocument.recordNanoseconds((ContinuousClock.now - started).nanoseconds) }
             }
             let started = ContinuousClock.now
             try await invalidator.invalidate(entry.tags)
-            stats.writeInvalidation.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+            if timed { stats.writeInvalidation.recordNanoseconds((ContinuousClock.now - started).nanoseconds) }
             return (documentApplied, nil)
         } catch let mongo as MongoError {
             let detail = mongo.description
@@ -83,7 +85,7 @@ struct OutboxDelivery: Sendable {
     /// - Returns: `nil` when delivered, or why not in words a client may see (the entry then
     ///   waits for the relay; the log and the outbox keep the detail).
     func deliver(_ entry: OutboxEntry) async -> String? {
-        let (documentApplied, failure) = await apply(entry)
+        let (documentApplied, failure) = await apply(entry, timed: true)
         if let failure {
             await recordFailure(entry, documentApplied: documentApplied, reason: failure.description)
             return failure.summary
