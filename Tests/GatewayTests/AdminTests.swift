@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import Hybrid
+import PostgresNIO
 import TestSupport
 import Testing
 
@@ -151,6 +152,28 @@ import Testing
         }
     }
 
+    @Test func aSchemaMissingAMigrationMakesTheGatewayUnreadyAndSaysWhatToRun() async throws {
+        try await TestGateway.with(seed: CatalogGenerator(categories: 1, perCategory: 3)) { gateway in
+            let catalog = gateway.application.backends.catalog
+            let latest = try #require(Migration.all.map(\.version).max())
+            try await catalog.postgres.query(
+                PostgresQuery(unsafeSQL: "DELETE FROM schema_migrations WHERE version = \(latest)"),
+                logger: catalog.logger)
+            let unready = try await gateway.admin("GET", "/readyz", token: nil)
+            #expect(unready.status == 503, "\(unready.body)")
+            let migrations = object(unready)["migrations"] as? [String: Any]
+            #expect(migrations?["status"] as? String == "pending")
+            #expect(migrations?["pending"] as? [Int] == [latest])
+            #expect((migrations?["detail"] as? String)?.contains("gateway migrate") == true)
+            try await catalog.postgres.query(
+                PostgresQuery(
+                    unsafeSQL:
+                        "INSERT INTO schema_migrations (version, name) VALUES (\(latest), 'restored by the test')"),
+                logger: catalog.logger)
+            #expect(try await gateway.admin("GET", "/readyz", token: nil).status == 200)
+        }
+    }
+
     @Test func operationsEndpointsReport() async throws {
         try await TestGateway.with(seed: CatalogGenerator(categories: 1, perCategory: 3)) { gateway in
             #expect(try await gateway.admin("GET", "/healthz", token: nil).status == 200)
@@ -159,6 +182,8 @@ import Testing
             let backends = object(ready)["backends"] as? [String: [String: Any]]
             #expect(Set(backends?.keys ?? [:].keys) == ["postgres", "mongodb", "redis"])
             #expect(backends?.values.allSatisfy { $0["status"] as? String == "up" } == true)
+            #expect(object(ready)["status"] as? String == "ready")
+            #expect((object(ready)["migrations"] as? [String: Any])?["status"] as? String == "applied")
             _ = try await gateway.get("/v1/categories/1/products")
             _ = try await gateway.get("/v1/categories/1/products")
             let metrics = try await gateway.admin("GET", "/metrics", token: nil)

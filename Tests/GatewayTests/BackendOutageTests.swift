@@ -53,6 +53,11 @@ import Testing
                 // The body names the store, never the driver's words (which stay in the log and outbox).
                 #expect(write.body.contains("MongoDB is unavailable"), "\(write.body)")
                 #expect(!write.body.contains("mongoc") && !write.body.contains("127.0.0.1"), "\(write.body)")
+                // Still ready (a load balancer keeps it), and says what is down.
+                let degraded = try await gateway.admin("GET", "/readyz", token: nil)
+                #expect(degraded.status == 200, "\(degraded.body)")
+                #expect(degraded.body.contains(#""status":"degraded""#), "\(degraded.body)")
+                #expect(degraded.body.contains(#""mongodb":{"status":"down""#), "\(degraded.body)")
 
                 try await mongo.start()
                 #expect(
@@ -73,6 +78,9 @@ import Testing
                 #expect(second.status == 202)
                 #expect(second.body.contains("the cache (Redis) is unavailable"), "\(second.body)")
                 #expect(!second.body.contains("127.0.0.1") && !second.body.contains("errno"), "\(second.body)")
+                let withoutRedis = try await gateway.admin("GET", "/readyz", token: nil)
+                #expect(withoutRedis.status == 200, "\(withoutRedis.body)")
+                #expect(withoutRedis.body.contains(#""redis":{"status":"down""#), "\(withoutRedis.body)")
                 #expect(try await gateway.get("/v1/products/4").body.contains("Written without Redis"))
 
                 try await redis.start()

@@ -204,7 +204,7 @@ enum OpenAPIDocument {
               }
             },
             "/healthz": {"get": {"summary": "The process is alive", "responses": {"200": {"description": "Alive"}}}},
-            "/readyz": {"get": {"summary": "Each backend checked with a timeout", "responses": {"200": {"description": "Every backend is up"}, "503": {"description": "At least one backend is down; each is named"}}}},
+            "/readyz": {"get": {"summary": "Each backend checked with a timeout, and the schema's migrations", "responses": {"200": {"description": "Serving: status ready (every backend up) or degraded (MongoDB or Redis down; each is named)"}, "503": {"description": "Unready: PostgreSQL unreachable or a migration of this build not applied (status unavailable; what to run is in migrations.detail)"}}}},
             "/metrics": {"get": {"summary": "Prometheus text format", "responses": {"200": {"description": "The metrics", "content": {"text/plain": {}}}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
           },

@@ -11,6 +11,8 @@ import Prometheus
 struct OperationsRoutes: Sendable {
     let catalog: HybridCatalog
     let redis: RedisClient
+    /// The write path's own connection (invalidations): down is as bad as the storefront's.
+    let writeRedis: RedisClient
     let registry: PrometheusCollectorRegistry
     let checkTimeout: Duration
 
@@ -32,16 +34,31 @@ struct OperationsRoutes: Sendable {
     }
 
     /// Checks each backend with a timeout, in parallel, and names each in the answer.
+    ///
+    /// Only what the gateway cannot serve without makes it unready (`503`): PostgreSQL unreachable,
+    /// or the schema missing a migration of this build. MongoDB or Redis down is `200` with status
+    /// `degraded`: the gateway still answers (cached pages, bypass, stale, prompt 503s for what
+    /// it cannot load), and taking every instance out of a load balancer for an outage they all
+    /// share would only turn a degraded storefront into a dead one.
     func readiness() async throws -> Response {
         let catalog = self.catalog
         let redis = self.redis
+        let writeRedis = self.writeRedis
         let logger = catalog.logger
         let checkTimeout = self.checkTimeout
         let checks: [(String, @Sendable () async throws -> Void)] = [
             ("postgres", { try await catalog.ping() }),
             ("mongodb", { try await catalog.mongo.ping() }),
-            ("redis", { try await redis.ping() }),
+            (
+                "redis",
+                {
+                    try await redis.ping()
+                    try await writeRedis.ping()
+                }
+            ),
         ]
+        async let pendingMigrations: [Int]? = try? await Deadline.run(
+            checkTimeout, expired: { CancellationError() }, { try await Migrator(catalog: catalog).pendingVersions() })
         let results = await withTaskGroup(of: (String, String?, Double).self) { group in
             for (name, check) in checks {
                 group.addTask {
@@ -58,11 +75,14 @@ struct OperationsRoutes: Sendable {
             for await result in group { results.append(result) }
             return results.sorted { $0.0 < $1.0 }
         }
+        let pending = await pendingMigrations
+        let postgresUp = results.contains { $0.0 == "postgres" && $0.1 == nil }
+        let migrated = pending?.isEmpty == true
+        let ready = postgresUp && migrated
         var writer = JSONWriter()
         writer.beginObject()
         writer.key("status")
-        let ready = results.allSatisfy { $0.1 == nil }
-        writer.string(ready ? "ready" : "unavailable")
+        writer.string(!ready ? "unavailable" : results.allSatisfy { $0.1 == nil } ? "ready" : "degraded")
         writer.key("backends")
         writer.beginObject()
         for (name, error, milliseconds) in results {
@@ -77,6 +97,19 @@ struct OperationsRoutes: Sendable {
                 writer.string(error)
             }
             writer.endObject()
+        }
+        writer.endObject()
+        writer.key("migrations")
+        writer.beginObject()
+        writer.key("status")
+        writer.string(migrated ? "applied" : pending == nil ? "unknown" : "pending")
+        if let pending, !pending.isEmpty {
+            writer.key("pending")
+            writer.beginArray()
+            for version in pending { writer.int(Int64(version)) }
+            writer.endArray()
+            writer.key("detail")
+            writer.string("run `gateway migrate` (the schema lacks migrations this build needs)")
         }
         writer.endObject()
         writer.endObject()

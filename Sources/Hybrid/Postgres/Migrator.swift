@@ -68,6 +68,16 @@ public struct Migrator: Sendable {
         return applied
     }
 
+    /// The versions of this build's migrations the database has not recorded (all of them when
+    /// it has never been migrated).
+    public func pendingVersions() async throws -> [Int] {
+        let rows = try await catalog.sql("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        var exists = false
+        for try await value in rows.decode(Bool.self) { exists = value }
+        let applied = exists ? Set(try await appliedVersions()) : []
+        return migrations.map(\.version).filter { !applied.contains($0) }
+    }
+
     /// The versions recorded in the database.
     public func appliedVersions() async throws -> [Int] {
         var versions: [Int] = []
