@@ -37,7 +37,7 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.inFlight = inFlight
         self.isStream = isStream
         self.readTimeout = readTimeout
-        self.requestIDPrefix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        self.requestIDPrefix = RequestIDs.nextHandlerPrefix()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -215,6 +215,21 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             value.utf8.allSatisfy({ $0 > 32 && $0 < 127 })
         else { return nil }
         return value
+    }
+}
+
+/// Request ids unique for the life of the process, and across processes with overwhelming odds:
+/// a random 64-bit prefix drawn once per process, the number of the handler (one per HTTP/1.1
+/// connection or HTTP/2 stream, from one process-wide counter) and the handler's own count. (A
+/// random 32-bit prefix per handler collides after ~77,000 streams by the birthday bound.)
+enum RequestIDs {
+    static let process = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+    private static let handlers = Atomic<UInt64>(0)
+
+    /// The prefix of the next handler's ids: `process-handler`.
+    static func nextHandlerPrefix() -> String {
+        let number = handlers.add(1, ordering: .relaxed).newValue
+        return process + "-" + String(number, radix: 16)
     }
 }
 
