@@ -108,6 +108,7 @@ public struct GatewayApplication: Sendable {
         services.append(storefront)
         if let secureStorefront { services.append(secureStorefront) }
         services.append(admin)
+        services.append(MemoryTrimmer(interval: .seconds(10)))
         return services
     }
 

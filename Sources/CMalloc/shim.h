@@ -1,0 +1,7 @@
+#ifndef CMALLOC_SHIM_H
+#define CMALLOC_SHIM_H
+
+/* glibc's malloc_trim, which Swift's Glibc module does not export. */
+#include <malloc.h>
+
+#endif
