@@ -15,9 +15,13 @@ struct MemoryTrimmer: Service {
 
     func run() async throws {
         #if canImport(Glibc)
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                try? await Task.sleep(for: interval)
-                _ = malloc_trim(0)
+            // Ends at once on graceful shutdown (a sleeping loop would hold the group's shutdown
+            // back for up to one interval).
+            try? await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: interval)
+                    _ = malloc_trim(0)
+                }
             }
         #else
             try? await gracefulShutdown()
