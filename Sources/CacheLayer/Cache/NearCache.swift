@@ -25,6 +25,8 @@ public final class NearCache<Value: Sendable>: Sendable {
         var expiresAt: NIODeadline
         var older: String?
         var newer: String?
+        /// `State.uses` when it was last moved to the most recently used end.
+        var usedAt: UInt64 = 0
     }
 
     struct State {
@@ -33,6 +35,8 @@ public final class NearCache<Value: Sendable>: Sendable {
         /// The sequence number of each tag's last invalidation.
         var invalidatedAt: [String: UInt64] = [:]
         var sequence: UInt64 = 0
+        /// Counts moves to the most recently used end (inserts and touches).
+        var uses: UInt64 = 0
         /// Snapshots older than this are refused (a flush, a switch, a cleared tag record).
         var floor: UInt64 = 0
         var enabled = false
@@ -83,7 +87,7 @@ public final class NearCache<Value: Sendable>: Sendable {
                 Self.remove(key, from: &state)
                 return nil
             }
-            Self.touch(key, in: &state)
+            Self.touch(key, in: &state, usedAt: entry.usedAt)
             return (entry.value, entry.softExpiry)
         }
     }
@@ -108,9 +112,10 @@ public final class NearCache<Value: Sendable>: Sendable {
                 tags.allSatisfy({ (state.invalidatedAt[$0] ?? 0) <= snapshot.sequence })
             else { return false }
             if state.entries[key] != nil { Self.remove(key, from: &state) }
+            state.uses &+= 1
             state.entries[key] = Entry(
                 value: value, cost: cost, tags: tags, softExpiry: softExpiry, expiresAt: expiresAt, older: state.newest,
-                newer: nil)
+                newer: nil, usedAt: state.uses)
             if let newest = state.newest { state.entries[newest]?.newer = key }
             state.newest = key
             if state.oldest == nil { state.oldest = key }
@@ -185,8 +190,18 @@ public final class NearCache<Value: Sendable>: Sendable {
         state.newest = nil
     }
 
+    /// Moves `key` to the most recently used end, unless it is among the most recently used
+    /// half already: a hot entry is then read under the lock without rewriting the list on every
+    /// hit (an approximation of LRU that evicts no entry a strict one would keep long).
+    private static func touch(_ key: String, in state: inout State, usedAt: UInt64) {
+        guard state.newest != key, state.uses &- usedAt > UInt64(state.entries.count / 2) else { return }
+        touch(key, in: &state)
+    }
+
     private static func touch(_ key: String, in state: inout State) {
         guard state.newest != key, let entry = state.entries[key] else { return }
+        state.uses &+= 1
+        state.entries[key]?.usedAt = state.uses
         if let older = entry.older { state.entries[older]?.newer = entry.newer } else { state.oldest = entry.newer }
         if let newer = entry.newer { state.entries[newer]?.older = entry.older }
         state.entries[key]?.older = state.newest

@@ -19,7 +19,13 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var requestStarted: NIODeadline = .now()
     /// Metric handles by label, per connection: creating one goes through the metrics factory's
     /// lock, so the hot path does it once per connection and label.
-    private var timers: [String: Timer] = [:]
+    private var timers: [TimerKey: Timer] = [:]
+
+    struct TimerKey: Hashable {
+        let route: String
+        let cache: String
+        let statusClass: Int
+    }
     private var requestCounter: UInt64 = 0
     private let requestIDPrefix: String
 
@@ -138,7 +144,8 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             status = .notModified
             sendBody = false
             headers.remove(name: "content-encoding")
-        } else {
+            headers.remove(name: "content-length")
+        } else if !response.hasContentLength {
             headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
         }
         headers.add(name: "x-request-id", value: requestID)
@@ -170,17 +177,17 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func record(route: String, cache: String, status: HTTPResponseStatus) {
-        let statusClass = "\(status.code / 100)xx"
-        let label = route + "|" + cache + "|" + statusClass
+        // Keyed without building a string: the labels are literals, the class a number.
+        let key = TimerKey(route: route, cache: cache, statusClass: Int(status.code / 100))
         let timer: Timer
-        if let existing = timers[label] {
+        if let existing = timers[key] {
             timer = existing
         } else {
             timer = Timer(
                 label: "storefront_request_duration_seconds",
-                dimensions: [("route", route), ("cache", cache), ("status", statusClass)],
+                dimensions: [("route", route), ("cache", cache), ("status", "\(key.statusClass)xx")],
                 preferredDisplayUnit: .seconds)
-            timers[label] = timer
+            timers[key] = timer
         }
         timer.recordNanoseconds(Int64(NIODeadline.now().uptimeNanoseconds) - Int64(requestStarted.uptimeNanoseconds))
     }

@@ -9,12 +9,18 @@ public struct StorefrontResponse: Sendable {
     public var body: ByteBuffer
     /// How the cache served it, for the request metrics (`near_hit`, `hit`, `stale`, `miss`, …).
     public var cacheLabel: String
+    /// `headers` already carry the body's `Content-Length`.
+    public var hasContentLength: Bool
 
-    public init(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer, cacheLabel: String = "none") {
+    public init(
+        status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer, cacheLabel: String = "none",
+        hasContentLength: Bool = false
+    ) {
         self.status = status
         self.headers = headers
         self.body = body
         self.cacheLabel = cacheLabel
+        self.hasContentLength = hasContentLength
     }
 
     /// A problem+json response.

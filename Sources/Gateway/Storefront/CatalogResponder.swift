@@ -61,9 +61,7 @@ public struct CatalogResponder: StorefrontResponder {
         }
         let (key, tags) = Self.cacheKey(for: route)
         if let prepared = cache.nearValue(key) {
-            return .now(
-                prepared.response(
-                    cacheStatus: CacheStatus.value(for: .nearHit), label: "near_hit", gzip: request.acceptsGzip))
+            return .now(prepared.nearHitResponse(gzip: request.acceptsGzip))
         }
         let future = cache.fetch(key, tags: tags, dependent: route.isListing, on: eventLoop) {
             try await self.loadResult(route)

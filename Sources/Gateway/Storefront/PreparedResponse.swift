@@ -19,6 +19,10 @@ public struct PreparedResponse: Sendable {
     public var headers: HTTPHeaders
     /// The headers of the gzip answer (its own ETag: a different representation).
     public var gzipHeaders: HTTPHeaders
+    /// The whole header set of a near-cache hit (with `Cache-Status` and `Content-Length`), built
+    /// once when the entry is decoded, so a hit copies nothing but what it appends per request.
+    let nearHitHeaders: HTTPHeaders
+    let nearHitGzipHeaders: HTTPHeaders
 
     public init(
         status: HTTPResponseStatus, etag: String, surrogateKey: String, body: ByteBuffer, gzipBody: ByteBuffer? = nil,
@@ -41,6 +45,14 @@ public struct PreparedResponse: Sendable {
         gzipHeaders.replaceOrAdd(name: "etag", value: Self.gzipETag(etag))
         gzipHeaders.add(name: "content-encoding", value: "gzip")
         self.gzipHeaders = gzipHeaders
+        var nearHitHeaders = headers
+        nearHitHeaders.add(name: "cache-status", value: CacheStatus.nearHit)
+        nearHitHeaders.add(name: "content-length", value: String(body.readableBytes))
+        self.nearHitHeaders = nearHitHeaders
+        var nearHitGzipHeaders = gzipHeaders
+        nearHitGzipHeaders.add(name: "cache-status", value: CacheStatus.nearHit)
+        nearHitGzipHeaders.add(name: "content-length", value: String(gzipBody?.readableBytes ?? 0))
+        self.nearHitGzipHeaders = nearHitGzipHeaders
     }
 
     /// Builds a response for a freshly rendered body; the ETag is a 64-bit FNV-1a of the bytes, and
@@ -99,7 +111,18 @@ public struct PreparedResponse: Sendable {
 
     /// The bytes the near-cache charges for this response.
     public var cost: Int {
-        body.readableBytes + (gzipBody?.readableBytes ?? 0) + etag.utf8.count + surrogateKey.utf8.count + 512
+        body.readableBytes + (gzipBody?.readableBytes ?? 0) + etag.utf8.count + surrogateKey.utf8.count + 1024
+    }
+
+    /// The answer to a near-cache hit: headers complete but for the request id.
+    func nearHitResponse(gzip: Bool) -> StorefrontResponse {
+        if gzip, let gzipBody {
+            return StorefrontResponse(
+                status: status, headers: nearHitGzipHeaders, body: gzipBody, cacheLabel: "near_hit",
+                hasContentLength: true)
+        }
+        return StorefrontResponse(
+            status: status, headers: nearHitHeaders, body: body, cacheLabel: "near_hit", hasContentLength: true)
     }
 
     /// The answer to one request: the stored headers plus `Cache-Status`, compressed when the
