@@ -32,10 +32,8 @@ import Testing
         #expect(after.value == buffer("v2"))
     }
 
-    @Test func aFillThatReadBeforeTheInvalidationIsNotStored() async throws {
-        let test = try TestCache.make(prefix: TestEnvironment.uniqueName("d"))
-        // Seed the slot's sequence, as any earlier change of the category does.
-        try await test.cache.invalidate(tags: ["category:3#product:1"])
+    /// A fill that has read its data ("old") and waits for `release` before storing it.
+    func heldFill(_ test: TestCache) async -> (Task<CacheResult<ByteBuffer>, any Error>, Latch) {
         let loading = Latch()
         let release = Latch()
         let early = Task {
@@ -46,6 +44,14 @@ import Testing
             }
         }
         await loading.wait()
+        return (early, release)
+    }
+
+    @Test func aFillThatReadBeforeTheInvalidationIsNotStored() async throws {
+        let test = try TestCache.make(prefix: TestEnvironment.uniqueName("d"))
+        // Seed the slot's sequence, as any earlier change of the category does.
+        try await test.cache.invalidate(tags: ["category:3#product:1"])
+        let (early, release) = await heldFill(test)
         try await test.cache.invalidate(tags: ["category:3#product:7"])
         await release.open()
         #expect(try await early.value.outcome == .miss(stored: false))
@@ -61,16 +67,7 @@ import Testing
         let test = try TestCache.make(prefix: prefix)
         let scheme = CacheKeyScheme(prefix: prefix)
         try await test.cache.invalidate(tags: ["category:3#product:1"])
-        let loading = Latch()
-        let release = Latch()
-        let early = Task {
-            try await fetch(test) {
-                await loading.open()
-                await release.wait()
-                return "old"
-            }
-        }
-        await loading.wait()
+        let (early, release) = await heldFill(test)
         try await test.cache.invalidate(tags: ["category:3#product:7"])
         _ = try await test.redis.send(
             RESPCommand(
