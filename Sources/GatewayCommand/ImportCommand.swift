@@ -34,7 +34,7 @@ struct ImportCommand: AsyncParsableCommand {
         let (configuration, logger) = try loadConfiguration()
         let display = ProgressDisplay(title: "import", unit: "products", logger: logger)
         let (invalidator, redis) = try Backends.invalidator(configuration: configuration, logger: logger)
-        defer { Task { await redis.pool.close() } }
+        defer { Task { await redis.close() } }
         let summary = try await Backends.with(configuration: configuration, logger: logger) { backends in
             let importer = CatalogImporter(
                 catalog: backends.catalog, invalidator: invalidator, batchSize: batchSize, policy: onError,

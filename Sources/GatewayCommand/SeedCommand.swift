@@ -52,7 +52,7 @@ struct SeedCommand: AsyncParsableCommand {
         }
         let display = ProgressDisplay(title: "seed", unit: "products", logger: logger)
         let (invalidator, redis) = try Backends.invalidator(configuration: configuration, logger: logger)
-        defer { Task { await redis.pool.close() } }
+        defer { Task { await redis.close() } }
         let summary = try await Backends.with(configuration: configuration, logger: logger) { backends in
             let importer = CatalogImporter(
                 catalog: backends.catalog, invalidator: invalidator,

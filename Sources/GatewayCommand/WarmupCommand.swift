@@ -73,7 +73,7 @@ struct WarmupCommand: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
         }
-        await redis.pool.close()
+        await redis.close()
         print(
             "warmed \(progress.done) pages in \(String(format: "%.1f", progress.seconds)) s "
                 + "(\(Int(progress.rate)) pages/s): \(progress.filled) filled, \(progress.alreadyWarm) already warm, "

@@ -74,6 +74,15 @@ public final class ServiceProcess: @unchecked Sendable {
         self.process = nil
     }
 
+    /// Kills the process at once (SIGKILL): no shutdown, no goodbye to its peers, as a crash or a
+    /// lost machine.
+    public func killAbruptly() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
     /// Freezes the process (SIGSTOP): its connections stay open and nothing answers, like a hung
     /// server or a half-open connection.
     public func suspend() {
@@ -85,9 +94,13 @@ public final class ServiceProcess: @unchecked Sendable {
         if let process, process.isRunning { kill(process.processIdentifier, SIGCONT) }
     }
 
-    struct StartFailure: Error, CustomStringConvertible {
+    public struct StartFailure: Error, CustomStringConvertible {
         let name: String
         let reason: String
-        var description: String { "\(name) \(reason)" }
+        public init(name: String, reason: String) {
+            self.name = name
+            self.reason = reason
+        }
+        public var description: String { "\(name) \(reason)" }
     }
 }

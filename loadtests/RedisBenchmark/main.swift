@@ -49,4 +49,4 @@ print(
     String(
         format: "gateway client: %d GETs of %d bytes, %d concurrent tasks: %.0f requests/s", done, bytes, concurrency,
         Double(done) / seconds))
-await client.pool.close()
+await client.close()

@@ -41,7 +41,8 @@ struct Filler: Sendable {
         do {
             let reply = try await redis.send(
                 RESPCommand(
-                    "SET", [.string(leaseKey), .string(token), "NX", "PX", .integer(policy.leaseTTL.milliseconds)])
+                    "SET", [.string(leaseKey), .string(token), "NX", "PX", .integer(policy.leaseTTL.milliseconds)]),
+                key: leaseKey
             ).get()
             acquired = reply.string == "OK"
         } catch {

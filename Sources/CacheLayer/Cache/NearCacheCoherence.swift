@@ -28,11 +28,12 @@ public struct NearCacheCoherence<Value: Sendable>: Sendable {
     }
 
     public func makeSubscriber(
-        configuration: RedisConfiguration, channel: String, pingInterval: Duration, timeout: Duration,
-        group: any EventLoopGroup
+        configuration: RedisConfiguration, nodes: (@Sendable () -> [RedisNodeAddress])? = nil, channel: String,
+        pingInterval: Duration, timeout: Duration, group: any EventLoopGroup
     ) -> RedisSubscriber {
         RedisSubscriber(
-            configuration: configuration, channel: channel, pingInterval: pingInterval, livenessTimeout: timeout,
+            configuration: configuration, nodes: nodes, channel: channel, pingInterval: pingInterval,
+            livenessTimeout: timeout,
             group: group, logger: logger, onMessage: { self.apply($0) }, onState: { self.channel(connected: $0) })
     }
 }

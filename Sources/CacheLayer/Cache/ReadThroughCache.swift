@@ -99,7 +99,8 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
         -> RedisSubscriber
     {
         NearCacheCoherence(near: near, logger: logger).makeSubscriber(
-            configuration: redis.pool.configuration, channel: scheme.invalidationChannel,
+            configuration: redis.configuration, nodes: { [redis] in redis.knownNodes },
+            channel: scheme.invalidationChannel,
             pingInterval: policy.invalidationPingInterval, timeout: policy.invalidationTimeout, group: group)
     }
 

@@ -76,12 +76,55 @@ public struct TagGenerations: Sendable {
     /// Bumps the generation of every tag (hard or soft) and invalidates every dependency tag
     /// (`slot#name`: the entries stored under it are deleted, whatever the mode), in one atomic
     /// script that also publishes the tags to every process's near-cache.
+    ///
+    /// On a Redis Cluster the tags are split by slot and one script runs per slot (in parallel):
+    /// each slot's part is atomic, the whole is not, and the call returns only once every part
+    /// has run. Every reader compares an entry with generations of its own slot only, so no
+    /// reader can see a state that mixes parts in a way a single script would have prevented.
+    /// With `replicasToAcknowledge` set (1 by default on a cluster), each part also waits for a
+    /// replica to hold it, so a failover right after cannot lose it.
     /// - Returns: the entry keys the dependencies deleted.
-    /// - Throws: `RedisError` when Redis could not be reached; the caller keeps the invalidation
-    ///   (the outbox) and retries.
+    /// - Throws: `RedisError` when Redis could not be reached or a part was not replicated in
+    ///   time; the caller keeps the invalidation (the outbox) and retries (bumping again is harmless).
     @discardableResult
     public func invalidate(_ tags: [String], mode: InvalidationMode) async throws -> [String] {
         guard !tags.isEmpty else { return [] }
+        if let probe { try await probe.before(.invalidate, key: tags.joined(separator: ",")) }
+        var deleted: [String] = []
+        if redis.isCluster {
+            var groups: [Substring: [String]] = [:]
+            var order: [Substring] = []
+            for tag in tags {
+                let slot = CacheKeyScheme.slot(of: tag)
+                if groups[slot] == nil { order.append(slot) }
+                groups[slot, default: []].append(tag)
+            }
+            deleted = try await withThrowingTaskGroup(of: [String].self) { group in
+                for slot in order {
+                    let part = groups[slot] ?? []
+                    group.addTask { try await self.invalidateInOneSlot(part, mode: mode) }
+                }
+                var all: [String] = []
+                var failure: (any Error)?
+                while let result = await group.nextResult() {
+                    switch result {
+                    case .success(let keys): all += keys
+                    case .failure(let error): failure = failure ?? error
+                    }
+                }
+                if let failure { throw failure }
+                return all
+            }
+        } else {
+            deleted = try await invalidateInOneSlot(tags, mode: mode)
+        }
+        if let probe { await probe.after(.invalidate, key: tags.joined(separator: ",")) }
+        (mode == .hard ? metrics.hardInvalidations : metrics.softInvalidations).increment(by: tags.count)
+        return deleted
+    }
+
+    /// One run of the invalidation script (on a cluster, `tags` share one slot).
+    private func invalidateInOneSlot(_ tags: [String], mode: InvalidationMode) async throws -> [String] {
         var keys: [String] = []
         var dependencies: [String] = []
         for tag in tags where !CacheKeyScheme.isDependency(tag) {
@@ -95,14 +138,12 @@ public struct TagGenerations: Sendable {
             dependencies.append(tag)
         }
         let message = InvalidationMessage(mode: mode, tags: tags).text
-        if let probe { try await probe.before(.invalidate, key: tags.joined(separator: ",")) }
         let reply = try await redis.evalScript(
             CacheScripts.invalidate, keys: keys,
             arguments: [.string(scheme.invalidationChannel), .string(message), .integer(Int64(generationCount))]
-                + dependencies.map { .string($0) }
+                + dependencies.map { .string($0) },
+            acknowledgedBy: redis.configuration.replicasToAcknowledge
         ).get()
-        if let probe { await probe.after(.invalidate, key: tags.joined(separator: ",")) }
-        (mode == .hard ? metrics.hardInvalidations : metrics.softInvalidations).increment(by: tags.count)
         return reply.array?.compactMap(\.string) ?? []
     }
 

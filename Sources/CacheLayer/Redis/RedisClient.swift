@@ -4,27 +4,103 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// The commands the cache needs, over a `RedisConnectionPool`. Every call can name the event loop
-/// its future should complete on, so a data-plane handler never leaves its own loop.
+/// The commands the cache needs, on one Redis server (a `RedisConnectionPool`) or a Redis Cluster
+/// (`RedisCluster`, routing by hash slot). Every call can name the event loop its future should
+/// complete on, so a data-plane handler never leaves its own loop.
+///
+/// On a cluster, a command goes to the master of its key's slot (`key:`), and `MGET`/`DEL` of keys
+/// in several slots are split into one command per slot (each atomic on its own, not together).
+/// Scripts must name keys of one slot: the cache's do (see docs/cache.md, "Keys").
 public final class RedisClient: Sendable, Service {
-    public let pool: RedisConnectionPool
+    public let configuration: RedisConfiguration
+    private let backend: Backend
     private let scriptHashes = Mutex<[String: String]>([:])
 
     public init(
         configuration: RedisConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) {
-        pool = RedisConnectionPool(configuration: configuration, group: group, logger: logger)
+        self.configuration = configuration
+        backend =
+            configuration.cluster
+            ? .cluster(RedisCluster(configuration: configuration, group: group, logger: logger))
+            : .single(RedisConnectionPool(configuration: configuration, group: group, logger: logger))
     }
 
-    /// Keeps the client alive until shutdown, then closes its connections.
+    private enum Backend: Sendable {
+        case single(RedisConnectionPool)
+        case cluster(RedisCluster)
+    }
+
+    private var cluster: RedisCluster? {
+        if case .cluster(let cluster) = backend { return cluster }
+        return nil
+    }
+
+    public var isCluster: Bool { cluster != nil }
+
+    /// On a cluster, the master this client sends `slot`'s commands to now (`nil` on one server).
+    public func master(ofSlot slot: Int) -> RedisNodeAddress? { cluster?.owner(of: slot) }
+
+    /// Where a subscriber may connect: the server, or every cluster node known now (seeds first).
+    public var knownNodes: [RedisNodeAddress] { cluster?.knownNodes ?? configuration.nodes }
+
+    /// Keeps the client alive until shutdown (rereading a cluster's topology every
+    /// `topologyRefreshInterval`), then closes its connections.
     public func run() async throws {
-        try? await gracefulShutdown()
-        await pool.close()
+        if let cluster {
+            let interval = Duration.nanoseconds(configuration.topologyRefreshInterval.nanoseconds)
+            await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    if Task.isCancelled { break }
+                    try? await cluster.refresh(force: true, on: MultiThreadedEventLoopGroup.singleton.next()).get()
+                }
+            }
+        } else {
+            try? await gracefulShutdown()
+        }
+        await close()
     }
 
-    public func send(_ command: RESPCommand, on eventLoop: (any EventLoop)? = nil) -> EventLoopFuture<RESPValue> {
-        pool.send(command, on: eventLoop)
+    public func close() async {
+        switch backend {
+        case .single(let pool): await pool.close()
+        case .cluster(let cluster): await cluster.close()
+        }
+    }
+
+    /// Sends one command: on a cluster, to the master of `key`'s slot (any master without a key).
+    public func send(_ command: RESPCommand, key: String? = nil, on eventLoop: (any EventLoop)? = nil)
+        -> EventLoopFuture<RESPValue>
+    {
+        if case .single(let pool) = backend { return pool.send(command, on: eventLoop) }
+        return pipeline([command], key: key, on: eventLoop).flatMapThrowing { try $0[0].get() }
+    }
+
+    /// Sends `commands` back to back on one connection (on a cluster, of the master of `key`'s
+    /// slot); one result per command. What one command does to the connection (`WAIT`, `ASKING`)
+    /// therefore applies to the next.
+    public func pipeline(_ commands: [RESPCommand], key: String?, on eventLoop: (any EventLoop)? = nil)
+        -> EventLoopFuture<[Result<RESPValue, any Error>]>
+    {
+        let pool: RedisConnectionPool
+        switch backend {
+        case .single(let single): pool = single
+        case .cluster(let cluster): return cluster.send(commands, slot: key.map(HashSlot.of), on: eventLoop)
+        }
+        let replies = pool.connection(preferring: eventLoop).flatMap { connection in
+            EventLoopFuture.whenAllComplete(commands.map { connection.send($0) }, on: connection.eventLoop)
+        }
+        guard let eventLoop else { return replies }
+        return replies.hop(to: eventLoop)
+    }
+
+    /// Sends `command` to every master (one server: to it), for commands about the whole keyspace
+    /// (`KEYS`, `SCRIPT FLUSH`).
+    public func sendToEveryMaster(_ command: RESPCommand) async throws -> [RESPValue] {
+        if let cluster { return try await cluster.sendToEveryMaster(command) }
+        return [try await send(command).get()]
     }
 
     public func ping(on eventLoop: (any EventLoop)? = nil) -> EventLoopFuture<Void> {
@@ -32,7 +108,7 @@ public final class RedisClient: Sendable, Service {
     }
 
     public func get(_ key: String, on eventLoop: (any EventLoop)? = nil) -> EventLoopFuture<ByteBuffer?> {
-        send(RESPCommand("GET", [.string(key)]), on: eventLoop).map(\.buffer)
+        send(RESPCommand("GET", [.string(key)]), key: key, on: eventLoop).map(\.buffer)
     }
 
     /// `SET key value [PX milliseconds]`.
@@ -43,30 +119,64 @@ public final class RedisClient: Sendable, Service {
     {
         var arguments: [RESPArgument] = [.string(key), .bytes(value)]
         if let expireMilliseconds { arguments += ["PX", .integer(expireMilliseconds)] }
-        return send(RESPCommand("SET", arguments), on: eventLoop).map { _ in }
+        return send(RESPCommand("SET", arguments), key: key, on: eventLoop).map { _ in }
     }
 
-    /// Values of many keys in one round trip; `nil` where a key is missing.
+    /// Values of many keys in one round trip (one per slot on a cluster); `nil` where a key is missing.
     public func mget(_ keys: [String], on eventLoop: (any EventLoop)? = nil) -> EventLoopFuture<[ByteBuffer?]> {
-        send(RESPCommand("MGET", keys.map { .string($0) }), on: eventLoop).flatMapThrowing { reply in
-            guard let values = reply.array else { throw RedisError.protocolViolation("MGET did not return an array") }
-            return values.map(\.buffer)
+        if cluster != nil, keys.count > 1 {
+            let groups = Self.groupedBySlot(keys)
+            if groups.count > 1 {
+                let loop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
+                let parts = groups.map { indices in
+                    self.mget(indices.map { keys[$0] }, on: loop).map { (indices, $0) }
+                }
+                return EventLoopFuture.whenAllSucceed(parts, on: loop).flatMapThrowing { parts in
+                    var values = [ByteBuffer?](repeating: nil, count: keys.count)
+                    for (indices, part) in parts {
+                        guard part.count == indices.count else {
+                            throw RedisError.protocolViolation("MGET answered a wrong count")
+                        }
+                        for (index, value) in zip(indices, part) { values[index] = value }
+                    }
+                    return values
+                }
+            }
         }
+        return send(RESPCommand("MGET", keys.map { .string($0) }), key: keys.first, on: eventLoop)
+            .flatMapThrowing { reply in
+                guard let values = reply.array else {
+                    throw RedisError.protocolViolation("MGET did not return an array")
+                }
+                return values.map(\.buffer)
+            }
     }
 
     @discardableResult
     public func del(_ keys: [String], on eventLoop: (any EventLoop)? = nil) -> EventLoopFuture<Int64> {
-        send(RESPCommand("DEL", keys.map { .string($0) }), on: eventLoop).map { $0.integer ?? 0 }
+        if cluster != nil, keys.count > 1 {
+            let groups = Self.groupedBySlot(keys)
+            if groups.count > 1 {
+                let loop = eventLoop ?? MultiThreadedEventLoopGroup.singleton.next()
+                let parts = groups.map { self.del($0.map { keys[$0] }, on: loop) }
+                return EventLoopFuture.whenAllSucceed(parts, on: loop).map { $0.reduce(0, +) }
+            }
+        }
+        return send(RESPCommand("DEL", keys.map { .string($0) }), key: keys.first, on: eventLoop).map {
+            $0.integer ?? 0
+        }
     }
 
     public func incr(_ key: String, on eventLoop: (any EventLoop)? = nil) -> EventLoopFuture<Int64> {
-        send(RESPCommand("INCR", [.string(key)]), on: eventLoop).map { $0.integer ?? 0 }
+        send(RESPCommand("INCR", [.string(key)]), key: key, on: eventLoop).map { $0.integer ?? 0 }
     }
 
     public func expire(_ key: String, seconds: Int64, on eventLoop: (any EventLoop)? = nil) -> EventLoopFuture<Bool> {
-        send(RESPCommand("EXPIRE", [.string(key), .integer(seconds)]), on: eventLoop).map { $0.integer == 1 }
+        send(RESPCommand("EXPIRE", [.string(key), .integer(seconds)]), key: key, on: eventLoop).map { $0.integer == 1 }
     }
 
+    /// Publishes on `channel`. On a cluster a classic `PUBLISH` reaches the subscribers of every
+    /// node, whichever node it is sent to.
     @discardableResult
     public func publish(_ channel: String, _ message: String, on eventLoop: (any EventLoop)? = nil) -> EventLoopFuture<
         Int64
@@ -75,18 +185,36 @@ public final class RedisClient: Sendable, Service {
     }
 
     /// Runs a Lua script by its SHA1, loading it first when Redis does not know it (`NOSCRIPT`).
+    /// The keys must share one slot on a cluster (the script runs on that slot's master).
+    ///
+    /// With `acknowledgedBy` replicas, a `WAIT` follows the script on the same connection, and the
+    /// call fails with `RedisError.notReplicated` unless that many replicas have its writes within
+    /// `configuration.acknowledgeTimeout` (the writes stand on the master; the caller retries).
     public func evalScript(
-        _ source: String, keys: [String], arguments: [RESPArgument], on eventLoop: (any EventLoop)? = nil
+        _ source: String, keys: [String], arguments: [RESPArgument], acknowledgedBy replicas: Int = 0,
+        on eventLoop: (any EventLoop)? = nil
     ) -> EventLoopFuture<RESPValue> {
+        let key = keys.first
         let known = scriptHashes.withLock { $0[source] }
+        let acknowledgeTimeout = configuration.acknowledgeTimeout
         let run: @Sendable (String) -> EventLoopFuture<RESPValue> = { sha in
-            self.send(
-                RESPCommand(
-                    "EVALSHA", [.string(sha), .integer(Int64(keys.count))] + keys.map { .string($0) } + arguments),
-                on: eventLoop)
+            let script = RESPCommand(
+                "EVALSHA", [.string(sha), .integer(Int64(keys.count))] + keys.map { .string($0) } + arguments)
+            guard replicas > 0 else { return self.send(script, key: key, on: eventLoop) }
+            let wait = RESPCommand(
+                "WAIT", [.integer(Int64(replicas)), .integer(acknowledgeTimeout.nanoseconds / 1_000_000)])
+            return self.pipeline([script, wait], key: key, on: eventLoop).flatMapThrowing { results in
+                let reply = try results[0].get()
+                let acknowledged = try results[1].get().integer ?? 0
+                guard acknowledged >= replicas else {
+                    throw RedisError.notReplicated(acknowledged: Int(acknowledged), wanted: replicas)
+                }
+                return reply
+            }
         }
         let loadAndRun: @Sendable () -> EventLoopFuture<RESPValue> = {
-            self.send(RESPCommand("SCRIPT", ["LOAD", .string(source)]), on: eventLoop).flatMapThrowing { reply in
+            self.send(RESPCommand("SCRIPT", ["LOAD", .string(source)]), key: key, on: eventLoop).flatMapThrowing {
+                reply in
                 guard let sha = reply.string else { throw RedisError.protocolViolation("SCRIPT LOAD returned no hash") }
                 self.scriptHashes.withLock { $0[source] = sha }
                 return sha
@@ -98,6 +226,22 @@ public final class RedisClient: Sendable, Service {
             if case RedisError.server(let message) = error, message.hasPrefix("NOSCRIPT") { return loadAndRun() }
             return first.eventLoop.makeFailedFuture(error)
         }
+    }
+
+    /// The positions of `keys`, grouped by hash slot, in order of first appearance.
+    static func groupedBySlot(_ keys: [String]) -> [[Int]] {
+        var groups: [[Int]] = []
+        var groupOfSlot: [Int: Int] = [:]
+        for (index, key) in keys.enumerated() {
+            let slot = HashSlot.of(key)
+            if let group = groupOfSlot[slot] {
+                groups[group].append(index)
+            } else {
+                groupOfSlot[slot] = groups.count
+                groups.append([index])
+            }
+        }
+        return groups
     }
 }
 

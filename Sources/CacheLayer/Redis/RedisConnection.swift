@@ -12,11 +12,13 @@ public final class RedisConnection: Sendable {
     public var eventLoop: any EventLoop { channel.eventLoop }
     public var isActive: Bool { channel.isActive }
 
-    /// Connects, authenticates and selects the database from the configuration.
+    /// Connects to `node` (the first seed by default), authenticates and selects the database from
+    /// the configuration.
     public static func connect(
-        configuration: RedisConfiguration, on eventLoop: any EventLoop
+        configuration: RedisConfiguration, node: RedisNodeAddress? = nil, on eventLoop: any EventLoop
     ) -> EventLoopFuture<RedisConnection> {
-        ClientBootstrap(group: eventLoop)
+        let node = node ?? configuration.nodes[0]
+        return ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -25,7 +27,7 @@ public final class RedisConnection: Sendable {
                         RedisChannelHandler(commandTimeout: configuration.commandTimeout))
                 }
             }
-            .connect(host: configuration.host, port: configuration.port)
+            .connect(host: node.host, port: node.port)
             .flatMap { channel in
                 let connection = RedisConnection(channel: channel)
                 var setup: EventLoopFuture<Void> = channel.eventLoop.makeSucceededVoidFuture()
@@ -46,7 +48,7 @@ public final class RedisConnection: Sendable {
             }
             .flatMapErrorThrowing { error in
                 if error is RedisError { throw error }
-                throw RedisError.unavailable("cannot connect to \(configuration.host):\(configuration.port): \(error)")
+                throw RedisError.unavailable("cannot connect to \(node): \(error)")
             }
     }
 

@@ -11,6 +11,8 @@ import Synchronization
 /// while Redis is down. A closed connection is replaced on the next request.
 public final class RedisConnectionPool: Sendable {
     public let configuration: RedisConfiguration
+    /// The server this pool connects to.
+    public let node: RedisNodeAddress
     private let slots: [ObjectIdentifier: [Slot]]
     private let fallback: [Slot]
     private let logger: Logger
@@ -32,8 +34,11 @@ public final class RedisConnectionPool: Sendable {
         }
     }
 
-    public init(configuration: RedisConfiguration, group: any EventLoopGroup, logger: Logger) {
+    public init(
+        configuration: RedisConfiguration, node: RedisNodeAddress? = nil, group: any EventLoopGroup, logger: Logger
+    ) {
         self.configuration = configuration
+        self.node = node ?? configuration.nodes[0]
         self.logger = logger
         var slots: [ObjectIdentifier: [Slot]] = [:]
         var all: [Slot] = []
@@ -103,7 +108,8 @@ public final class RedisConnectionPool: Sendable {
         case .fail(let error): return slot.eventLoop.makeFailedFuture(error)
         case .connect(let promise, let failures):
             let logger = self.logger
-            RedisConnection.connect(configuration: configuration, on: slot.eventLoop).whenComplete { result in
+            RedisConnection.connect(configuration: configuration, node: node, on: slot.eventLoop).whenComplete {
+                result in
                 switch result {
                 case .success(let connection):
                     slot.state.withLock { $0 = .connected(connection) }
@@ -116,7 +122,9 @@ public final class RedisConnectionPool: Sendable {
                         $0 = .backingOff(
                             until: .now() + .milliseconds(Int64(backoff)), failures: failures + 1, reason: reason)
                     }
-                    if failures == 0 { logger.warning("Redis unavailable", metadata: ["reason": "\(reason)"]) }
+                    if failures == 0 {
+                        logger.warning("Redis unavailable", metadata: ["node": "\(self.node)", "reason": "\(reason)"])
+                    }
                     promise.fail(error)
                 }
             }

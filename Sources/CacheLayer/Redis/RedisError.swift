@@ -11,7 +11,13 @@ public enum RedisError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Connecting failed recently: requests fail fast until the retry time, instead of each
     /// waiting out a timeout.
     case unavailable(String)
-    case invalidURL(String)
+    case invalidURL(String, reason: String)
+    /// A Redis Cluster kept answering with redirections or cluster errors (the topology keeps
+    /// moving, or the cluster is down).
+    case cluster(String)
+    /// The write reached the master but not as many replicas as asked within the timeout: a
+    /// failover could lose it, so it does not count as done.
+    case notReplicated(acknowledged: Int, wanted: Int)
 
     public var description: String {
         switch self {
@@ -20,7 +26,11 @@ public enum RedisError: Error, Sendable, Hashable, CustomStringConvertible {
         case .connectionClosed(let reason): "the Redis connection closed: \(reason)"
         case .protocolViolation(let reason): "Redis sent something that is not RESP: \(reason)"
         case .unavailable(let reason): "Redis is unavailable: \(reason)"
-        case .invalidURL(let url): "the Redis URL '\(url)' is invalid: expected redis://[:password@]host[:port][/db]"
+        case .invalidURL(let url, let reason):
+            "the Redis URL '\(url)' is invalid: \(reason) (expected \(RedisConfiguration.expectedForm))"
+        case .cluster(let reason): "the Redis Cluster could not run the command: \(reason)"
+        case .notReplicated(let acknowledged, let wanted):
+            "the write reached \(acknowledged) of the \(wanted) replicas asked for in time"
         }
     }
 }

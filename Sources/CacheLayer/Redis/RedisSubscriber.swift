@@ -11,6 +11,11 @@ import Synchronization
 /// "Up" means proven alive, not merely open: the connection is pinged every `pingInterval`, and
 /// one that has answered nothing for `livenessTimeout` (a hung server, a half-open connection) is
 /// closed and counts as down.
+///
+/// On a Redis Cluster it subscribes with a classic `SUBSCRIBE` on one node: a `PUBLISH` on any
+/// node reaches the subscribers of every node, so one connection hears every invalidation, and
+/// its liveness is that of one connection. When that node goes away it tries the next one it
+/// knows (`nodes`, asked again before each attempt).
 public final class RedisSubscriber: Service, Sendable {
     public typealias MessageHandler = @Sendable (String) -> Void
     public typealias StateHandler = @Sendable (_ connected: Bool) -> Void
@@ -24,12 +29,17 @@ public final class RedisSubscriber: Service, Sendable {
     private let connected = Atomic<Bool>(false)
     private let pingInterval: Duration
     private let livenessTimeout: Duration
+    private let nodes: @Sendable () -> [RedisNodeAddress]
+    private let attempt = Atomic<Int>(0)
 
     public init(
-        configuration: RedisConfiguration, channel: String, pingInterval: Duration = .seconds(1),
-        livenessTimeout: Duration = .seconds(2), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger, onMessage: @escaping MessageHandler, onState: @escaping StateHandler
+        configuration: RedisConfiguration, nodes: (@Sendable () -> [RedisNodeAddress])? = nil, channel: String,
+        pingInterval: Duration = .seconds(1), livenessTimeout: Duration = .seconds(2),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
+        onMessage: @escaping MessageHandler, onState: @escaping StateHandler
     ) {
+        let seeds = configuration.nodes
+        self.nodes = nodes ?? { seeds }
         self.pingInterval = pingInterval
         self.livenessTimeout = livenessTimeout
         self.configuration = configuration
@@ -58,6 +68,7 @@ public final class RedisSubscriber: Service, Sendable {
                     }
                     self.connected.store(false, ordering: .releasing)
                     self.onState(false)
+                    self.attempt.add(1, ordering: .relaxed)  // the next node first
                     if !Task.isCancelled { self.logger.warning("invalidation channel lost; reconnecting") }
                 } catch {
                     if failures == 0 {
@@ -66,6 +77,7 @@ public final class RedisSubscriber: Service, Sendable {
                             metadata: ["error": "\(String(reflecting: error))"])
                     }
                     failures += 1
+                    self.attempt.add(1, ordering: .relaxed)
                 }
                 let backoff = min(2000, 50 << min(failures, 6))
                 try? await Task.sleep(for: .milliseconds(backoff))
@@ -74,6 +86,10 @@ public final class RedisSubscriber: Service, Sendable {
     }
 
     private func subscribe() async throws -> any Channel {
+        let candidates = nodes()
+        let node =
+            candidates.isEmpty
+            ? configuration.nodes[0] : candidates[attempt.load(ordering: .relaxed) % candidates.count]
         let onMessage = self.onMessage
         let channelName = self.channelName
         let liveness = RedisPubSubHandler.Liveness(
@@ -90,7 +106,7 @@ public final class RedisSubscriber: Service, Sendable {
                             channel: channelName, confirmed: confirmed, liveness: liveness, onMessage: onMessage))
                 }
             }
-            .connect(host: configuration.host, port: configuration.port)
+            .connect(host: node.host, port: node.port)
         let channel: any Channel
         do {
             channel = try await connecting.get()

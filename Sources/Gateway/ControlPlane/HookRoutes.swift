@@ -93,7 +93,8 @@ struct HookRoutes: Sendable {
                 "SET",
                 [
                     .string(appliedKey), "1", "NX", "PX", .integer((HookSignature.replayWindow + 60) * 1000),
-                ])
+                ]),
+            key: appliedKey
         ).get()
         var writer = JSONWriter()
         writer.beginObject()
