@@ -47,6 +47,35 @@ import Testing
         return (early, release)
     }
 
+    /// A failover to a replica that had not received the last bump rolls a counter back; the next
+    /// bump must not give it the value it had (a fill that saw that value would then store bytes
+    /// older than the next write). Replayed on the slot's dependency sequence and on a tag's hard
+    /// generation: the value before the last bump is written back, as the promoted replica has it.
+    @Test(arguments: [true, false])
+    func aBumpLostInAFailoverIsNotGivenBackByTheNext(dependency: Bool) async throws {
+        let test = try TestCache.make(prefix: TestEnvironment.uniqueName("d"))
+        let scheme = test.cache.scheme
+        let counter = dependency ? scheme.dependencySequence(slot: "category:3") : scheme.hardGeneration("category:3")
+        let lostBump = dependency ? "category:3#product:7" : "category:3"
+        try await test.cache.invalidate(tags: [lostBump])
+        let beforeLoss = try #require(try await test.redis.get(counter))
+        try await test.cache.invalidate(tags: [lostBump])  // I1: acknowledged, then lost
+        let (early, release) = await heldFill(test)  // reads after I1
+        _ = try await test.redis.send(RESPCommand("SET", [.string(counter), .bytes(beforeLoss)]), key: counter).get()
+        if dependency {
+            // The replica had no record of I1's change either.
+            let changes = scheme.dependencyChanges(slot: "category:3")
+            _ = try await test.redis.send(
+                RESPCommand("HDEL", [.string(changes), "category:3#product:7"]), key: changes
+            )
+            .get()
+        }
+        try await test.cache.invalidate(tags: [dependency ? "category:3#product:8" : "category:3"])  // I2
+        await release.open()
+        #expect(try await early.value.outcome == .miss(stored: false), "a fill from before I2 was stored")
+        #expect(try await fetch(test) { "new" }.value == buffer("new"))
+    }
+
     @Test func aFillThatReadBeforeTheInvalidationIsNotStored() async throws {
         let test = try TestCache.make(prefix: TestEnvironment.uniqueName("d"))
         // Seed the slot's sequence, as any earlier change of the category does.

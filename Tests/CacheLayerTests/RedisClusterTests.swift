@@ -55,6 +55,91 @@ import Testing
         }
     }
 
+    @Test func slotMapsAreReadAsRedisSendsThem() throws {
+        let asked = RedisNodeAddress(host: "10.0.0.9", port: 7000)
+        func node(_ host: RESPValue, _ port: Int64) -> RESPValue { .array([host, .integer(port), .bulkString(nil)]) }
+        let reply = RESPValue.array([
+            // A null host and an empty one both mean the node that was asked.
+            .array([.integer(0), .integer(99), node(.bulkString(nil), 7001), node(.simpleString("10.0.0.2"), 7002)]),
+            .array([.integer(100), .integer(199), node(.simpleString(""), 7003)]),
+            // A master shown as "?" leaves its range unowned: its replica is not its master.
+            .array([
+                .integer(200), .integer(299), node(.simpleString("?"), 7004), node(.simpleString("10.0.0.5"), 7005),
+            ]),
+            // Port 0 (a TLS-only node) is not a node this client can reach.
+            .array([.integer(300), .integer(399), node(.simpleString("10.0.0.6"), 0)]),
+        ])
+        let map = try SlotMap(clusterSlots: reply, askedNode: asked)
+        #expect(map.owners[0] == RedisNodeAddress(host: "10.0.0.9", port: 7001))
+        #expect(map.owners[150] == RedisNodeAddress(host: "10.0.0.9", port: 7003))
+        #expect(map.owners[250] == nil && map.owners[350] == nil && map.owners[400] == nil)
+        #expect(map.coverage == 200)
+        #expect(map.nodes.contains(RedisNodeAddress(host: "10.0.0.5", port: 7005)))
+        for malformed: RESPValue in [
+            .integer(1), .array([.array([.integer(5), .integer(2), node(.simpleString("a"), 1)])]),
+            .array([.array([.integer(0), .integer(16384), node(.simpleString("a"), 1)])]),
+        ] {
+            #expect(throws: RedisError.self) { try SlotMap(clusterSlots: malformed, askedNode: asked) }
+        }
+        // A redirection with no host names the node that sent it.
+        let redirect = try #require(Redirect(error: "MOVED 12 :7009"))
+        #expect(redirect.resolving(against: asked) == .moved(slot: 12, RedisNodeAddress(host: "10.0.0.9", port: 7009)))
+    }
+
+    /// A seed that answers with no slots (a node restarted without its cluster state) is passed
+    /// over for one that knows the whole map.
+    @Test func aSeedWithoutTheMapIsPassedOver() async throws {
+        let port = Int.random(in: 12_000..<22_700)
+        let folder = NSTemporaryDirectory() + TestEnvironment.uniqueName("lone-node")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let lone = ServiceProcess(
+            name: "redis-server (a cluster node of no cluster)", port: port,
+            executable: try TestEnvironment.executable(named: "redis-server"),
+            arguments: [
+                "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--cluster-enabled", "yes",
+                "--cluster-config-file", "\(folder)/nodes.conf", "--dir", folder,
+            ])
+        try await lone.start()
+        defer { Task { await lone.stop() } }
+        let seeds = try RedisConfiguration(url: try TestEnvironment.redisClusterURL).nodes
+        let url = "redis://127.0.0.1:\(port)," + seeds.map(\.description).joined(separator: ",") + "?cluster=true"
+        let redis = try Self.client(url)
+        let key = TestEnvironment.uniqueName("seeded")
+        try await redis.set(key, ByteBuffer(string: "x"), expireMilliseconds: 10_000)
+        #expect(try await redis.get(key) == ByteBuffer(string: "x"))
+        #expect(redis.master(ofSlot: HashSlot.of(key)).map { $0.port != port } == true)
+        await redis.close()
+    }
+
+    /// On a cluster the near-cache is on only while invalidations demonstrably reach the
+    /// subscribed node: a node that hears none of the masters' messages (here: a server outside
+    /// the cluster, as a node cut off from the bus would be) never counts as up, whatever its PINGs.
+    @Test func aSubscriptionThatHearsNoMasterKeepsTheNearCacheOff() async throws {
+        let cluster = try Self.client(try TestEnvironment.redisClusterURL)
+        let channel = TestEnvironment.uniqueName("channel")
+        let heartbeat: RedisSubscriber.Heartbeat = { message in
+            try await cluster.sendToEveryMaster(RESPCommand("PUBLISH", [.string(channel), .string(message)])).count
+        }
+        let outside = try RedisConfiguration(url: try TestEnvironment.redisURL.components(separatedBy: "?")[0])
+        for (nodes, shouldConnect) in [
+            (outside.nodes.isEmpty ? [] : [outside.nodes[0]], false), (cluster.knownNodes, true),
+        ] {
+            guard !outside.cluster else { return }  // the cluster run has no server outside the cluster
+            let states = Shared<[Bool]>([])
+            let subscriber = RedisSubscriber(
+                configuration: cluster.configuration, nodes: { nodes }, channel: channel,
+                pingInterval: .milliseconds(200), livenessTimeout: .milliseconds(500), heartbeat: heartbeat,
+                logger: TestCache.logger, onMessage: { _ in }, onState: { up in states.withLock { $0.append(up) } })
+            let running = Task { try await subscriber.run() }
+            try await Task.sleep(for: .seconds(2))
+            #expect(subscriber.isConnected == shouldConnect, "\(nodes)")
+            #expect(states.value.contains(true) == shouldConnect)
+            running.cancel()
+            _ = try? await running.value
+        }
+        await cluster.close()
+    }
+
     @Test func commandsGoToTheMasterOfTheirSlot() async throws {
         let url = try TestEnvironment.redisClusterURL
         let redis = try Self.client(url)
@@ -180,7 +265,7 @@ import Testing
         #expect(try await redis.get(staying) == ByteBuffer(string: "s"))
         #expect(redis.master(ofSlot: slot)?.port == source.port)
 
-        // Both keys at once: TRYAGAIN until the migration ends, then MOVED.
+        // Both keys at once: TRYAGAIN while they are split between the nodes.
         async let both = redis.mget([moved, staying])
         try await Task.sleep(for: .milliseconds(60))
         _ = try await cluster.cli(
@@ -188,7 +273,9 @@ import Testing
         for node in cluster.nodes {
             _ = try await cluster.cli(node.port, "cluster", "setslot", "\(slot)", "node", targetID)
         }
+        // Served through ASK once every key had moved, or through MOVED after the slot did.
         #expect(try await both == [ByteBuffer(string: "m"), ByteBuffer(string: "s")])
+        #expect(try await redis.get(staying) == ByteBuffer(string: "s"))
         #expect(redis.master(ofSlot: slot)?.port == target.port)
         await redis.close()
     }

@@ -22,8 +22,9 @@ public final class PrivateRedisCluster: Sendable {
         let directory = NSTemporaryDirectory() + TestEnvironment.uniqueName("redis-cluster")
         var ports: [Int] = []
         while ports.count < 6 {
-            // The cluster bus listens on port + 10,000, so the port stays below 55,536.
-            let port = Int.random(in: 20_000..<45_000)
+            // The cluster bus listens on port + 10,000; both stay below the ephemeral range
+            // (32,768 and up), where an outgoing connection may hold a port no listener shows.
+            let port = Int.random(in: 12_000..<22_700)
             if !ports.contains(port), !TestEnvironment.isListening(port), !TestEnvironment.isListening(port + 10_000) {
                 ports.append(port)
             }

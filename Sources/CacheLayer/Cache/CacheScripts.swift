@@ -28,12 +28,13 @@ enum CacheScripts {
         if unchanged and #KEYS > 2 + g then
             local seen = ARGV[5 + g]
             if (redis.call('GET', KEYS[d0]) or '0') ~= seen then
-                -- The change record must cover every change since the sequence seen: it starts
-                -- ('~since') when it is created, so a record lost and created again refuses.
+                -- The change record must cover every change since the sequence seen: it covers
+                -- those after '~since' (the sequence when it was created), so a record lost and
+                -- created again refuses.
                 local changes = KEYS[d0 + 1]
                 local floor = tonumber(seen)
                 local since = redis.call('HGET', changes, '~since')
-                if not since or tonumber(since) > floor + 1 then
+                if not since or tonumber(since) > floor then
                     unchanged = false
                 else
                     local k = d0 + 2
@@ -42,7 +43,7 @@ enum CacheScripts {
                         if lo then
                             -- A range: any range change after the sequence seen that meets it.
                             local trimmed = redis.call('HGET', changes, '~rcsince')
-                            if trimmed and tonumber(trimmed) > floor + 1 then unchanged = false break end
+                            if trimmed and tonumber(trimmed) > floor then unchanged = false break end
                             local list = redis.call('LRANGE', KEYS[k + 1], 0, -1)
                             for i = #list, 1, -1 do
                                 local seq, a, b = string.match(list[i], '^(%d+):(%d+):(%d+)$')
@@ -82,17 +83,21 @@ enum CacheScripts {
 
     /// Bumps generations, invalidates dependencies, and tells every process's near-cache.
     ///
-    /// A generation or sequence that does not exist (never bumped, or lost: a restart without
-    /// persistence, an eviction) starts from the server's clock in microseconds, not from 0: a
-    /// counter that restarted at 0 would climb back to values readers already saw, and a load that
-    /// began before the loss could then be stored, or shared, as if it were current.
+    /// A bump sets a generation or sequence to the larger of its value + 1 and the server's clock
+    /// in microseconds, never just `INCR`: a counter that lost bumps (a restart without persistence,
+    /// an eviction, a failover to a replica that had not received them) then cannot climb back to
+    /// a value a reader saw, so a load that began before the loss can never be stored, or shared,
+    /// as if it were current. (Exact as long as the nodes' clocks agree within the time a failover
+    /// takes, seconds.)
     ///
     /// A dependency: its slot's sequence is advanced and recorded as the dependency's last change
     /// (so a fill that read the sequence before is refused), and every entry stored under it is
-    /// deleted (the entries sit in the same slot as the set that names them).
+    /// deleted (the entries sit in the same slot as the set that names them). A change record
+    /// created here covers the changes after `~since`, the sequence before this one.
     ///
     /// A range (`slot/part@LOW..HIGH`): recorded in the part's list of range changes, and every
-    /// entry whose stored range meets it deleted.
+    /// entry whose stored range meets it deleted. When the list is trimmed, `~rcsince` keeps the
+    /// sequence of the newest change dropped.
     ///
     /// KEYS: generation keys (g)..., then per dependency: its slot's sequence, change record and
     /// its two keys (`CacheKeyScheme.dependencyKeys`). ARGV: channel, message, g, each dependency's
@@ -100,29 +105,35 @@ enum CacheScripts {
     /// Returns the entry keys deleted.
     static let invalidate = """
         local now = redis.call('TIME')
-        local start = tonumber(now[1]) * 1000000 + tonumber(now[2])
-        local g = tonumber(ARGV[3])
-        for i = 1, g do
-            if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SET', KEYS[i], string.format('%d', start)) end
-            redis.call('INCR', KEYS[i])
+        local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+        -- Lua numbers are doubles: exact up to 2^53, centuries of microseconds away.
+        local function bump(key)
+            local current = tonumber(redis.call('GET', key) or '') or 0
+            local value = math.max(current + 1, clock)
+            redis.call('SET', key, string.format('%d', value))
+            return value, current
         end
+        local g = tonumber(ARGV[3])
+        for i = 1, g do bump(KEYS[i]) end
         local deleted = {}
         local d = 3
         for i = g + 1, #KEYS, 4 do
             d = d + 1
-            if redis.call('EXISTS', KEYS[i]) == 0 then redis.call('SET', KEYS[i], string.format('%d', start)) end
-            local sequence = redis.call('INCR', KEYS[i])
-            if redis.call('EXISTS', KEYS[i + 1]) == 0 then redis.call('HSET', KEYS[i + 1], '~since', sequence) end
+            local sequence, before = bump(KEYS[i])
+            if redis.call('EXISTS', KEYS[i + 1]) == 0 then
+                -- A sequence that was missing too covers nothing before this change.
+                if before == 0 then before = sequence - 1 end
+                redis.call('HSET', KEYS[i + 1], '~since', string.format('%d', before))
+            end
             local lo, hi = string.match(ARGV[d], '@(%d+)%.%.(%d+)$')
             if lo then
-                -- A range: recorded (the last 10,000, and from which sequence on), and every entry
-                -- whose range meets it deleted.
+                -- A range: recorded (the last 10,000, and up to which sequence some were dropped),
+                -- and every entry whose range meets it deleted.
                 -- string.format, not `..`: Lua writes a number of more than 14 digits in exponent form.
                 redis.call('RPUSH', KEYS[i + 3], string.format('%d', sequence) .. ':' .. lo .. ':' .. hi)
                 if redis.call('LLEN', KEYS[i + 3]) > 10000 then
-                    redis.call('LPOP', KEYS[i + 3])
-                    local first = redis.call('LINDEX', KEYS[i + 3], 0)
-                    redis.call('HSET', KEYS[i + 1], '~rcsince', string.match(first, '^(%d+):'))
+                    local dropped = redis.call('LPOP', KEYS[i + 3])
+                    redis.call('HSET', KEYS[i + 1], '~rcsince', string.match(dropped, '^(%d+):'))
                 end
                 local pages = redis.call('HGETALL', KEYS[i + 2])
                 for p = 1, #pages, 2 do
@@ -133,7 +144,7 @@ enum CacheScripts {
                     end
                 end
             else
-                redis.call('HSET', KEYS[i + 1], ARGV[d], sequence)
+                redis.call('HSET', KEYS[i + 1], ARGV[d], string.format('%d', sequence))
                 for _, key in ipairs(redis.call('SMEMBERS', KEYS[i + 2])) do
                     if redis.call('DEL', key) == 1 then deleted[#deleted + 1] = key end
                 end

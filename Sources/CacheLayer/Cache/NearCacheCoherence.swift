@@ -29,11 +29,12 @@ public struct NearCacheCoherence<Value: Sendable>: Sendable {
 
     public func makeSubscriber(
         configuration: RedisConfiguration, nodes: (@Sendable () -> [RedisNodeAddress])? = nil, channel: String,
-        pingInterval: Duration, timeout: Duration, group: any EventLoopGroup
+        pingInterval: Duration, timeout: Duration, heartbeat: RedisSubscriber.Heartbeat? = nil,
+        group: any EventLoopGroup
     ) -> RedisSubscriber {
         RedisSubscriber(
             configuration: configuration, nodes: nodes, channel: channel, pingInterval: pingInterval,
-            livenessTimeout: timeout,
-            group: group, logger: logger, onMessage: { self.apply($0) }, onState: { self.channel(connected: $0) })
+            livenessTimeout: timeout, heartbeat: heartbeat, group: group, logger: logger, onMessage: { self.apply($0) },
+            onState: { self.channel(connected: $0) })
     }
 }

@@ -98,10 +98,20 @@ public final class ReadThroughCache<Value: Sendable>: Sendable {
     public func makeInvalidationSubscriber(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton)
         -> RedisSubscriber
     {
-        NearCacheCoherence(near: near, logger: logger).makeSubscriber(
-            configuration: redis.configuration, nodes: { [redis] in redis.knownNodes },
-            channel: scheme.invalidationChannel,
-            pingInterval: policy.invalidationPingInterval, timeout: policy.invalidationTimeout, group: group)
+        let redis = self.redis
+        let channel = scheme.invalidationChannel
+        // On a cluster, proof that messages reach the subscribed node: a heartbeat through every
+        // master (on one server the subscription's own PING proves it).
+        var heartbeat: RedisSubscriber.Heartbeat?
+        if redis.isCluster {
+            heartbeat = { @Sendable message in
+                try await redis.sendToEveryMaster(RESPCommand("PUBLISH", [.string(channel), .string(message)])).count
+            }
+        }
+        return NearCacheCoherence(near: near, logger: logger).makeSubscriber(
+            configuration: redis.configuration, nodes: { redis.knownNodes }, channel: channel,
+            pingInterval: policy.invalidationPingInterval, timeout: policy.invalidationTimeout,
+            heartbeat: heartbeat, group: group)
     }
 
     /// The near-cache's fresh value for `key`: the data plane's synchronous hit path.

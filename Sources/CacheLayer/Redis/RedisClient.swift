@@ -1,3 +1,4 @@
+import Crypto
 import Logging
 import NIOCore
 import NIOPosix
@@ -81,7 +82,10 @@ public final class RedisClient: Sendable, Service {
     /// Sends `commands` back to back on one connection (on a cluster, of the master of `key`'s
     /// slot); one result per command. What one command does to the connection (`WAIT`, `ASKING`)
     /// therefore applies to the next.
-    public func pipeline(_ commands: [RESPCommand], key: String?, on eventLoop: (any EventLoop)? = nil)
+    ///
+    /// Not public: after a redirection every command is sent again, which is right for the
+    /// pipelines built here (a script and its `WAIT`), not for any list of writes.
+    func pipeline(_ commands: [RESPCommand], key: String?, on eventLoop: (any EventLoop)? = nil)
         -> EventLoopFuture<[Result<RESPValue, any Error>]>
     {
         let pool: RedisConnectionPool
@@ -184,8 +188,10 @@ public final class RedisClient: Sendable, Service {
         send(RESPCommand("PUBLISH", [.string(channel), .string(message)]), on: eventLoop).map { $0.integer ?? 0 }
     }
 
-    /// Runs a Lua script by its SHA1, loading it first when Redis does not know it (`NOSCRIPT`).
-    /// The keys must share one slot on a cluster (the script runs on that slot's master).
+    /// Runs a Lua script by its SHA1 (`EVALSHA`), or by its source (`EVAL`, which also caches it
+    /// on the node that runs it) when that node does not know it (`NOSCRIPT`): on a cluster a
+    /// redirection may land on a node that never saw the script. The keys must share one slot on
+    /// a cluster (the script runs on that slot's master).
     ///
     /// With `acknowledgedBy` replicas, a `WAIT` follows the script on the same connection, and the
     /// call fails with `RedisError.notReplicated` unless that many replicas have its writes within
@@ -195,15 +201,23 @@ public final class RedisClient: Sendable, Service {
         on eventLoop: (any EventLoop)? = nil
     ) -> EventLoopFuture<RESPValue> {
         let key = keys.first
-        let known = scriptHashes.withLock { $0[source] }
-        let acknowledgeTimeout = configuration.acknowledgeTimeout
-        let run: @Sendable (String) -> EventLoopFuture<RESPValue> = { sha in
-            let script = RESPCommand(
-                "EVALSHA", [.string(sha), .integer(Int64(keys.count))] + keys.map { .string($0) } + arguments)
+        let sha = scriptHashes.withLock { hashes in
+            if let known = hashes[source] { return known }
+            let hex = Array("0123456789abcdef".utf8)
+            var digest = ""
+            for byte in Insecure.SHA1.hash(data: Array(source.utf8)) {
+                digest.unicodeScalars.append(UnicodeScalar(hex[Int(byte >> 4)]))
+                digest.unicodeScalars.append(UnicodeScalar(hex[Int(byte & 0x0F)]))
+            }
+            hashes[source] = digest
+            return digest
+        }
+        let tail: [RESPArgument] = [.integer(Int64(keys.count))] + keys.map { .string($0) } + arguments
+        let waitCommand = RESPCommand(
+            "WAIT", [.integer(Int64(replicas)), .integer(max(1, configuration.acknowledgeMilliseconds))])
+        let run: @Sendable (RESPCommand) -> EventLoopFuture<RESPValue> = { script in
             guard replicas > 0 else { return self.send(script, key: key, on: eventLoop) }
-            let wait = RESPCommand(
-                "WAIT", [.integer(Int64(replicas)), .integer(acknowledgeTimeout.nanoseconds / 1_000_000)])
-            return self.pipeline([script, wait], key: key, on: eventLoop).flatMapThrowing { results in
+            return self.pipeline([script, waitCommand], key: key, on: eventLoop).flatMapThrowing { results in
                 let reply = try results[0].get()
                 let acknowledged = try results[1].get().integer ?? 0
                 guard acknowledged >= replicas else {
@@ -212,18 +226,11 @@ public final class RedisClient: Sendable, Service {
                 return reply
             }
         }
-        let loadAndRun: @Sendable () -> EventLoopFuture<RESPValue> = {
-            self.send(RESPCommand("SCRIPT", ["LOAD", .string(source)]), key: key, on: eventLoop).flatMapThrowing {
-                reply in
-                guard let sha = reply.string else { throw RedisError.protocolViolation("SCRIPT LOAD returned no hash") }
-                self.scriptHashes.withLock { $0[source] = sha }
-                return sha
-            }.flatMap(run)
-        }
-        guard let known else { return loadAndRun() }
-        let first = run(known)
+        let first = run(RESPCommand("EVALSHA", [.string(sha)] + tail))
         return first.flatMapError { error in
-            if case RedisError.server(let message) = error, message.hasPrefix("NOSCRIPT") { return loadAndRun() }
+            if case RedisError.server(let message) = error, message.hasPrefix("NOSCRIPT") {
+                return run(RESPCommand("EVAL", [.string(source)] + tail))
+            }
             return first.eventLoop.makeFailedFuture(error)
         }
     }

@@ -12,8 +12,8 @@ import Synchronization
 ///   reread in the background), and the command retried there;
 /// - `ASK slot host:port`: the slot is migrating and this key already moved: the command is sent
 ///   once to that node after `ASKING`, and the map is left alone;
-/// - `TRYAGAIN` (a multi-key command during a migration) and `CLUSTERDOWN`: retried after a short
-///   backoff (the map is reread on `CLUSTERDOWN`);
+/// - `TRYAGAIN` (a multi-key command during a migration) and `CLUSTERDOWN`: retried after 25, 50,
+///   100, 200 ms (the map is reread on `CLUSTERDOWN`), then the error is returned;
 /// - a node that cannot be reached: the map is reread (a failover promotes a replica) and the
 ///   error returned, so the cache goes to the databases instead of waiting.
 /// At most `maxAttempts` tries per command; then the last error is returned.
@@ -92,7 +92,7 @@ final class RedisCluster: Sendable {
             }
             .hop(to: loop)
             .flatMap { results in
-                guard let redirect = results.lazy.compactMap(Redirect.init).first else {
+                guard let redirect = results.lazy.compactMap(Redirect.init).first?.resolving(against: node) else {
                     return loop.makeSucceededFuture(results)
                 }
                 guard attempt < Self.maxAttempts else {
@@ -109,7 +109,8 @@ final class RedisCluster: Sendable {
                     return self.attempt(commands, slot: slot, asking: target, attempt: attempt + 1, on: loop)
                 case .tryAgain, .clusterDown:
                     if case .clusterDown = redirect { self.refresh(force: true, on: loop) }
-                    return loop.scheduleTask(in: .milliseconds(25 << Int64(attempt))) {}.futureResult.flatMap {
+                    // 25, 50, 100, 200 ms: 375 ms in all, within a command timeout.
+                    return loop.scheduleTask(in: .milliseconds(25 << Int64(attempt - 1))) {}.futureResult.flatMap {
                         self.attempt(commands, slot: slot, asking: nil, attempt: attempt + 1, on: loop)
                     }
                 }
@@ -164,7 +165,12 @@ final class RedisCluster: Sendable {
             if !force, state.hasTopology, NIODeadline.now() - state.lastRefresh < .milliseconds(250) { return .skip }
             let promise = loop.makePromise(of: Void.self)
             state.refreshing = promise.futureResult
-            return .read(promise, state.known)
+            // The masters of the current map first (they answer, or a failover is under way),
+            // then every other node known; the seeds are where a first read starts.
+            var masters: [RedisNodeAddress] = []
+            for owner in state.owners { if let owner, !masters.contains(owner) { masters.append(owner) } }
+            masters.shuffle()
+            return .read(promise, masters + state.known.filter { !masters.contains($0) })
         }
         let promise: EventLoopPromise<Void>
         let nodes: [RedisNodeAddress]
@@ -193,15 +199,29 @@ final class RedisCluster: Sendable {
         return promise.futureResult
     }
 
-    private func readSlots(from nodes: ArraySlice<RedisNodeAddress>, on loop: any EventLoop) -> EventLoopFuture<
-        SlotMap
-    > {
+    /// The first map, among the nodes in turn, that gives every slot a master. A node that
+    /// answers with a partial or empty map (restarted without its cluster state, or cut off from
+    /// the others) is passed over; if none gives a whole map, the fullest one is taken only when
+    /// there is no map yet.
+    private func readSlots(from nodes: ArraySlice<RedisNodeAddress>, on loop: any EventLoop, best: SlotMap? = nil)
+        -> EventLoopFuture<SlotMap>
+    {
         guard let node = nodes.first else {
-            return loop.makeFailedFuture(RedisError.unavailable("no Redis Cluster node answered CLUSTER SLOTS"))
+            let hasTopology = state.withLock { $0.hasTopology }
+            if let best, !hasTopology, best.coverage > 0 { return loop.makeSucceededFuture(best) }
+            return loop.makeFailedFuture(
+                RedisError.cluster(
+                    best.map { "no node knows a master for every slot (at best \($0.coverage) of 16384)" }
+                        ?? "no Redis Cluster node answered CLUSTER SLOTS"))
         }
         return pool(for: node).send(RESPCommand("CLUSTER", ["SLOTS"]), on: loop)
             .flatMapThrowing { try SlotMap(clusterSlots: $0, askedNode: node) }
-            .flatMapError { _ in self.readSlots(from: nodes.dropFirst(), on: loop) }
+            .flatMap { map in
+                if map.coverage == HashSlot.count { return loop.makeSucceededFuture(map) }
+                let fuller = (best?.coverage ?? -1) >= map.coverage ? best : map
+                return self.readSlots(from: nodes.dropFirst(), on: loop, best: fuller)
+            }
+            .flatMapError { _ in self.readSlots(from: nodes.dropFirst(), on: loop, best: best) }
     }
 }
 
@@ -210,28 +230,42 @@ struct SlotMap: Sendable, Equatable {
     var owners: [RedisNodeAddress?]
     /// Every node named, masters and replicas.
     var nodes: [RedisNodeAddress]
+    /// How many slots have a master.
+    var coverage: Int
 
-    /// Reads `[[start, end, [host, port, id...], [replica...]...]...]`. An empty host means the node
-    /// that was asked (Redis's "unknown endpoint"); a slot no range names has no owner.
+    /// Reads `[[start, end, [host, port, id...], [replica...]...]...]`. A null or empty host means
+    /// the node that was asked (Redis's "unknown endpoint"); a node entry that cannot be used (host
+    /// `?`, port 0 for a TLS-only node, malformed) is skipped, and a range whose master is one of
+    /// those has no owner (its first replica is not its master).
     init(clusterSlots reply: RESPValue, askedNode: RedisNodeAddress) throws {
         guard let ranges = reply.array else { throw RedisError.protocolViolation("CLUSTER SLOTS is not an array") }
         owners = Array(repeating: nil, count: HashSlot.count)
         nodes = []
+        coverage = 0
         for range in ranges {
             guard let parts = range.array, parts.count >= 3, let start = parts[0].integer, let end = parts[1].integer,
                 start >= 0, start <= end, end < HashSlot.count
             else { throw RedisError.protocolViolation("CLUSTER SLOTS has a malformed range") }
-            var addresses: [RedisNodeAddress] = []
-            for part in parts[2...] {
-                guard let node = part.array, node.count >= 2, let host = node[0].string, let port = node[1].integer,
-                    (1...65535).contains(port)
-                else { throw RedisError.protocolViolation("CLUSTER SLOTS has a malformed node") }
-                if host == "?" { continue }
-                addresses.append(RedisNodeAddress(host: host.isEmpty ? askedNode.host : host, port: Int(port)))
+            var addresses: [RedisNodeAddress?] = []
+            for part in parts[2...] { addresses.append(Self.address(part, askedNode: askedNode)) }
+            for case let node? in addresses where !nodes.contains(node) { nodes.append(node) }
+            guard let master = addresses.first ?? nil else { continue }
+            for slot in Int(start)...Int(end) where owners[slot] == nil {
+                owners[slot] = master
+                coverage += 1
             }
-            guard let master = addresses.first else { continue }
-            for slot in Int(start)...Int(end) { owners[slot] = master }
-            for node in addresses where !nodes.contains(node) { nodes.append(node) }
+        }
+    }
+
+    private static func address(_ entry: RESPValue, askedNode: RedisNodeAddress) -> RedisNodeAddress? {
+        guard let node = entry.array, node.count >= 2, let port = node[1].integer, (1...65535).contains(port) else {
+            return nil
+        }
+        switch node[0] {
+        case .bulkString(nil): return RedisNodeAddress(host: askedNode.host, port: Int(port))
+        default:
+            guard let host = node[0].string, host != "?" else { return nil }
+            return RedisNodeAddress(host: host.isEmpty ? askedNode.host : host, port: Int(port))
         }
     }
 }
@@ -267,6 +301,18 @@ enum Redirect: Equatable, CustomStringConvertible {
         if host.hasPrefix("[") && host.hasSuffix("]") { host = host.dropFirst().dropLast() }
         let node = RedisNodeAddress(host: String(host), port: port)
         self = parts[0] == "MOVED" ? .moved(slot: slot, node) : .ask(slot: slot, node)
+    }
+
+    /// With an unknown host (`MOVED 12 :7000`, `?:7000`) taken to be the host of `node`, which sent it.
+    func resolving(against node: RedisNodeAddress) -> Redirect {
+        func fixed(_ target: RedisNodeAddress) -> RedisNodeAddress {
+            target.host.isEmpty || target.host == "?" ? RedisNodeAddress(host: node.host, port: target.port) : target
+        }
+        switch self {
+        case .moved(let slot, let target): return .moved(slot: slot, fixed(target))
+        case .ask(let slot, let target): return .ask(slot: slot, fixed(target))
+        case .tryAgain, .clusterDown: return self
+        }
     }
 
     var description: String {

@@ -25,13 +25,22 @@ public struct RedisConfiguration: Sendable {
     /// Replicas that must hold an invalidation before it counts as delivered (`WAIT`): 1 by
     /// default on a cluster, so a failover cannot lose one; 0 (no wait) on a single server.
     public var replicasToAcknowledge: Int
-    public var acknowledgeTimeout: TimeAmount = .milliseconds(500)
+    /// How long a `WAIT` may block for them. Kept well below `commandTimeout` (see
+    /// `acknowledgeMilliseconds`): a `WAIT` holds its connection, and a command timeout would
+    /// close it and fail every command pipelined behind.
+    public var acknowledgeTimeout: TimeAmount = .milliseconds(200)
     public var connectTimeout: TimeAmount = .milliseconds(500)
     public var commandTimeout: TimeAmount = .milliseconds(500)
     /// How often a cluster client rereads the topology when nothing told it to.
     public var topologyRefreshInterval: TimeAmount = .seconds(10)
     /// Connections per event loop (per node on a cluster); commands pipeline on each.
     public var connectionsPerEventLoop: Int = 1
+
+    /// The `WAIT` timeout in milliseconds: `acknowledgeTimeout`, at most half the command timeout,
+    /// at least 1 (`WAIT n 0` would block for ever).
+    public var acknowledgeMilliseconds: Int64 {
+        max(1, min(acknowledgeTimeout.nanoseconds, commandTimeout.nanoseconds / 2) / 1_000_000)
+    }
 
     /// The first seed node.
     public var host: String { nodes[0].host }
@@ -48,11 +57,13 @@ public struct RedisConfiguration: Sendable {
         guard url.hasPrefix("redis://") else { throw invalid("the scheme must be redis://") }
         var rest = Substring(url.dropFirst("redis://".count))
         var query: Substring = ""
-        if let mark = rest.firstIndex(of: "?") {
+        // The credentials first: a password may hold a `?` or a `/`.
+        let credentialsEnd = rest.lastIndex(of: "@")
+        if let mark = rest[(credentialsEnd.map { rest.index(after: $0) } ?? rest.startIndex)...].firstIndex(of: "?") {
             query = rest[rest.index(after: mark)...]
             rest = rest[..<mark]
         }
-        if let at = rest.lastIndex(of: "@") {
+        if let at = credentialsEnd {
             let credentials = rest[..<at]
             rest = rest[rest.index(after: at)...]
             if let colon = credentials.firstIndex(of: ":") {

@@ -13,12 +13,17 @@ import Synchronization
 /// closed and counts as down.
 ///
 /// On a Redis Cluster it subscribes with a classic `SUBSCRIBE` on one node: a `PUBLISH` on any
-/// node reaches the subscribers of every node, so one connection hears every invalidation, and
-/// its liveness is that of one connection. When that node goes away it tries the next one it
-/// knows (`nodes`, asked again before each attempt).
+/// node reaches the subscribers of every node over the cluster bus, so one connection hears every
+/// invalidation. A live connection does not prove that, though (the node may be cut off from
+/// the bus, or have left the cluster): with a `heartbeat`, the subscriber publishes a message of
+/// its own through every master every `pingInterval` and counts as up only while each copy comes
+/// back within `livenessTimeout`. When its node goes away it tries the next one it knows
+/// (`nodes`, asked again before each attempt).
 public final class RedisSubscriber: Service, Sendable {
     public typealias MessageHandler = @Sendable (String) -> Void
     public typealias StateHandler = @Sendable (_ connected: Bool) -> Void
+    /// Publishes `message` on the channel through every master; returns how many copies were sent.
+    public typealias Heartbeat = @Sendable (_ message: String) async throws -> Int
 
     private let configuration: RedisConfiguration
     private let channelName: String
@@ -31,13 +36,18 @@ public final class RedisSubscriber: Service, Sendable {
     private let livenessTimeout: Duration
     private let nodes: @Sendable () -> [RedisNodeAddress]
     private let attempt = Atomic<Int>(0)
+    private let heartbeat: Heartbeat?
+    /// Copies heard of each heartbeat in flight, by sequence number.
+    private let heard = Mutex<[UInt64: Int]>([:])
+    private let heartbeatPrefix = "hb|\(UInt64.random(in: 0..<UInt64.max))|"
 
     public init(
         configuration: RedisConfiguration, nodes: (@Sendable () -> [RedisNodeAddress])? = nil, channel: String,
-        pingInterval: Duration = .seconds(1), livenessTimeout: Duration = .seconds(2),
+        pingInterval: Duration = .seconds(1), livenessTimeout: Duration = .seconds(2), heartbeat: Heartbeat? = nil,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
         onMessage: @escaping MessageHandler, onState: @escaping StateHandler
     ) {
+        self.heartbeat = heartbeat
         let seeds = configuration.nodes
         self.nodes = nodes ?? { seeds }
         self.pingInterval = pingInterval
@@ -58,11 +68,36 @@ public final class RedisSubscriber: Service, Sendable {
             while !Task.isCancelled {
                 do {
                     let channel = try await self.subscribe()
+                    if self.heartbeat != nil {
+                        var sequence: UInt64 = 0
+                        guard await self.beat(&sequence) else {
+                            channel.close(promise: nil)
+                            throw RedisError.timeout(command: "a heartbeat through every master")
+                        }
+                    }
                     failures = 0
                     self.connected.store(true, ordering: .releasing)
                     self.onState(true)
                     try? await withTaskCancellationHandler {
-                        try await channel.closeFuture.get()
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            group.addTask { try await channel.closeFuture.get() }
+                            if self.heartbeat != nil {
+                                group.addTask {
+                                    var sequence: UInt64 = 1
+                                    while !Task.isCancelled {
+                                        try await Task.sleep(for: self.pingInterval)
+                                        if await !self.beat(&sequence) {
+                                            self.logger.warning(
+                                                "an invalidation heartbeat did not come back from every master")
+                                            channel.close(promise: nil)
+                                            return
+                                        }
+                                    }
+                                }
+                            }
+                            _ = try await group.next()
+                            group.cancelAll()
+                        }
                     } onCancel: {
                         channel.close(promise: nil)
                     }
@@ -85,12 +120,38 @@ public final class RedisSubscriber: Service, Sendable {
         }
     }
 
+    /// One heartbeat: published through every master, then every copy awaited for the liveness
+    /// timeout. False when a publish failed or a copy did not come back.
+    private func beat(_ sequence: inout UInt64) async -> Bool {
+        guard let heartbeat else { return true }
+        sequence += 1
+        let current = sequence
+        heard.withLock { $0[current] = 0 }
+        defer { heard.withLock { $0[current] = nil } }
+        guard let expected = try? await heartbeat(heartbeatPrefix + String(current)) else { return false }
+        let deadline = ContinuousClock.now + livenessTimeout
+        while ContinuousClock.now < deadline {
+            if heard.withLock({ $0[current] ?? 0 }) >= expected { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
     private func subscribe() async throws -> any Channel {
         let candidates = nodes()
         let node =
             candidates.isEmpty
             ? configuration.nodes[0] : candidates[attempt.load(ordering: .relaxed) % candidates.count]
-        let onMessage = self.onMessage
+        let deliver = self.onMessage
+        let prefix = heartbeatPrefix
+        let onMessage: MessageHandler = { [self] text in
+            guard text.hasPrefix(prefix) else { return deliver(text) }
+            if let sequence = UInt64(text.dropFirst(prefix.count)) {
+                heard.withLock { counts in
+                    if let count = counts[sequence] { counts[sequence] = count + 1 }
+                }
+            }
+        }
         let channelName = self.channelName
         let liveness = RedisPubSubHandler.Liveness(
             interval: .nanoseconds(pingInterval.nanoseconds), timeout: .nanoseconds(livenessTimeout.nanoseconds))
