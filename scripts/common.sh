@@ -10,6 +10,7 @@ PG_PORT="${GATEWAY_PG_PORT:-55432}"
 REDIS_PORT="${GATEWAY_REDIS_PORT:-56379}"
 MONGO_PORT="${GATEWAY_MONGO_PORT:-57017}"
 REDIS_CLUSTER_PORT="${GATEWAY_REDIS_CLUSTER_PORT:-46101}"
+PG_REPLICA_PORT="${GATEWAY_PG_REPLICA_PORT:-55433}"
 PG_DATABASE="${GATEWAY_PG_DATABASE:-catalog}"
 SECANTUS_VERSION="0.7.0b3"
 OPENAPI_VALIDATOR_VERSION="0.9.0"
@@ -22,6 +23,9 @@ export GATEWAY_POSTGRES_URL="${GATEWAY_POSTGRES_URL:-postgres://postgres@127.0.0
 export GATEWAY_MONGO_URL="${GATEWAY_MONGO_URL:-mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true&serverSelectionTimeoutMS=3000}"
 export GATEWAY_MONGO_DATABASE="${GATEWAY_MONGO_DATABASE:-catalog}"
 export GATEWAY_REDIS_URL="${GATEWAY_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}"
+# The streaming replica of the local PostgreSQL, for tests and runs of GATEWAY_POSTGRES_READ_URL
+# (not set by default: the gateway reads the primary unless told otherwise).
+export GATEWAY_POSTGRES_REPLICA_URL="${GATEWAY_POSTGRES_REPLICA_URL:-postgres://postgres@127.0.0.1:$PG_REPLICA_PORT/$PG_DATABASE}"
 # The cluster's seed nodes (any of them will do; the client reads the rest from CLUSTER SLOTS).
 export GATEWAY_REDIS_CLUSTER_URL="${GATEWAY_REDIS_CLUSTER_URL:-redis://127.0.0.1:$REDIS_CLUSTER_PORT,127.0.0.1:$((REDIS_CLUSTER_PORT + 1)),127.0.0.1:$((REDIS_CLUSTER_PORT + 2))?cluster=true}"
 export GATEWAY_SECANTUS_PYTHON="${GATEWAY_SECANTUS_PYTHON:-$VENV_DIR/bin/python}"

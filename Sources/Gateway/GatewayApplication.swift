@@ -102,6 +102,7 @@ public struct GatewayApplication: Sendable {
     /// The services in start order; they stop in reverse.
     public var services: [any Service] {
         var services: [any Service] = [backends.postgres, backends.writePostgres, redis, writeRedis]
+        if let readReplica = backends.readReplica { services.append(readReplica) }
         if let subscriber { services.append(subscriber) }
         if let cache { services.append(cache.refresher) }
         services.append(relay)

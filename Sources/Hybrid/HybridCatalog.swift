@@ -11,13 +11,17 @@ public struct HybridCatalog: Sendable {
     public let logger: Logger
     /// Where its queries' tasks run, if not on the shared pool (writes run on their own thread).
     public let executor: (any TaskExecutor)?
+    /// A streaming replica for the storefront's loads (`readSQL`), fenced by WAL position.
+    public let readReplica: ReadReplica?
 
     /// How long a query outside a transaction may wait for a connection and its first answer.
     static let queryTimeout: Duration = .seconds(3)
 
     public init(
-        postgres: PostgresClient, mongo: MongoProductCollection, logger: Logger, executor: (any TaskExecutor)? = nil
+        postgres: PostgresClient, mongo: MongoProductCollection, logger: Logger, executor: (any TaskExecutor)? = nil,
+        readReplica: ReadReplica? = nil
     ) {
+        self.readReplica = readReplica
         self.postgres = postgres
         self.mongo = mongo
         self.stats = mongo.pool.stats
@@ -50,6 +54,23 @@ public struct HybridCatalog: Sendable {
             stats.postgresErrors.increment()
             throw error
         }
+    }
+
+    /// Runs one read-only SQL query of a storefront load: on the read replica when there is one,
+    /// it is in use, and it has replayed the WAL up to where the primary stands now (so it holds
+    /// every write acknowledged before this load began); otherwise on the primary.
+    func readSQL(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+        guard let readReplica else { return try await sql(query) }
+        guard readReplica.isUsable else {
+            readReplica.count(.lagging)
+            return try await sql(query)
+        }
+        let position = try await sql("SELECT pg_current_wal_insert_lsn()::text")
+        var fence: String?
+        for try await (value) in position.decode(String.self) { fence = value }
+        stats.recordSQLQuery()
+        if let fence, let rows = await readReplica.query(query, fencedAt: fence) { return rows }
+        return try await sql(query)
     }
 
     /// Runs one SQL query inside a transaction and counts it.

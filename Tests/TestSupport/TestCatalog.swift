@@ -10,6 +10,8 @@ public struct TestCatalog: Sendable {
     public let catalog: HybridCatalog
     public let mongoPool: MongoConnectionPool
     public let invalidator: RecordingInvalidator
+    /// The name of its PostgreSQL database (and of its MongoDB database).
+    public let database: String
 
     public var mongo: MongoProductCollection { catalog.mongo }
     public var stats: BackendStats { catalog.stats }
@@ -37,7 +39,8 @@ public struct TestCatalog: Sendable {
             uri: mongoURL ?? (try TestEnvironment.mongoURL), databaseName: database, size: 4, stats: BackendStats(),
             logger: logger)
         let catalog = HybridCatalog(postgres: postgres, mongo: MongoProductCollection(pool: mongoPool), logger: logger)
-        let test = TestCatalog(catalog: catalog, mongoPool: mongoPool, invalidator: RecordingInvalidator())
+        let test = TestCatalog(
+            catalog: catalog, mongoPool: mongoPool, invalidator: RecordingInvalidator(), database: database)
         let outcome: Swift.Result<Result, any Error>
         do {
             let value = try await withThrowingTaskGroup(of: Result?.self) { group in

@@ -16,6 +16,8 @@ public enum TestEnvironment {
     public static var mongoURL: String { get throws { try required("GATEWAY_MONGO_URL") } }
     public static var secantusPython: String { get throws { try required("GATEWAY_SECANTUS_PYTHON") } }
     public static var redisURL: String { get throws { try required("GATEWAY_REDIS_URL") } }
+    /// The streaming replica `scripts/services` runs beside PostgreSQL (its default database).
+    public static var postgresReplicaURL: String { get throws { try required("GATEWAY_POSTGRES_REPLICA_URL") } }
     /// The seed nodes of the Redis Cluster `scripts/services start redis-cluster` runs.
     public static var redisClusterURL: String { get throws { try required("GATEWAY_REDIS_CLUSTER_URL") } }
 

@@ -20,6 +20,14 @@ public struct GatewayConfiguration: Sendable {
             help: "PostgreSQL connection URL"),
         Setting(name: "GATEWAY_POSTGRES_POOL_SIZE", defaultValue: "20", help: "most PostgreSQL connections"),
         Setting(
+            name: "GATEWAY_POSTGRES_READ_URL", defaultValue: "",
+            help:
+                "a streaming replica for storefront loads, used only once it has replayed every acknowledged write (empty: the primary)"
+        ),
+        Setting(
+            name: "GATEWAY_POSTGRES_READ_MAX_LAG_MS", defaultValue: "1000",
+            help: "replay lag of the read replica past which every load goes to the primary"),
+        Setting(
             name: "GATEWAY_POSTGRES_STATEMENT_TIMEOUT_MS", defaultValue: "5000",
             help: "statement_timeout of every PostgreSQL session (migrations excepted)"),
         Setting(
@@ -107,6 +115,9 @@ public struct GatewayConfiguration: Sendable {
     ]
 
     public var postgresURL: String
+    /// A streaming replica for storefront loads, if any.
+    public var postgresReadURL: String?
+    public var postgresReadMaximumLag: Duration
     public var postgresPoolSize: Int
     public var postgresStatementTimeout: Duration
     public var mongoURL: String
@@ -171,6 +182,8 @@ public struct GatewayConfiguration: Sendable {
             return number
         }
         postgresURL = value("GATEWAY_POSTGRES_URL")
+        postgresReadURL = value("GATEWAY_POSTGRES_READ_URL").isEmpty ? nil : value("GATEWAY_POSTGRES_READ_URL")
+        postgresReadMaximumLag = .milliseconds(try integer("GATEWAY_POSTGRES_READ_MAX_LAG_MS", in: 1...3_600_000))
         postgresPoolSize = try integer("GATEWAY_POSTGRES_POOL_SIZE", in: 1...500)
         postgresStatementTimeout = .milliseconds(
             try integer("GATEWAY_POSTGRES_STATEMENT_TIMEOUT_MS", in: 100...3_600_000))
@@ -268,6 +281,7 @@ public struct GatewayConfiguration: Sendable {
                 setting: "GATEWAY_MONGO_DATABASE", message: "is not a valid database name: '\(mongoDatabase)'")
         }
         _ = try PostgresSettings(url: postgresURL)
+        if let postgresReadURL { _ = try PostgresSettings(url: postgresReadURL, setting: "GATEWAY_POSTGRES_READ_URL") }
         guard mongoURL.hasPrefix("mongodb://") || mongoURL.hasPrefix("mongodb+srv://") else {
             throw ConfigurationError(
                 setting: "GATEWAY_MONGO_URL",

@@ -9,12 +9,12 @@ public struct PostgresSettings: Sendable {
     public var password: String?
     public var database: String
 
-    public init(url: String) throws {
+    public init(url: String, setting: String = "GATEWAY_POSTGRES_URL") throws {
         guard let components = URLComponents(string: url), let scheme = components.scheme,
             scheme == "postgres" || scheme == "postgresql", let host = components.host, !host.isEmpty
         else {
             throw ConfigurationError(
-                setting: "GATEWAY_POSTGRES_URL",
+                setting: setting,
                 message: "must look like postgres://user@host:port/database, got '\(Self.masked(url))'")
         }
         self.host = host

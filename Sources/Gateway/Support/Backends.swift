@@ -8,6 +8,8 @@ import PostgresNIO
 /// The database clients of one process, built from the configuration.
 public struct Backends: Sendable {
     public let postgres: PostgresClient
+    /// The streaming replica for storefront loads (`GATEWAY_POSTGRES_READ_URL`), if any.
+    public let readReplica: ReadReplica?
     public let mongoPool: MongoConnectionPool
     /// Reads: storefront loads, refills, warmups.
     public let catalog: HybridCatalog
@@ -46,7 +48,21 @@ public struct Backends: Sendable {
         mongoPool = try MongoConnectionPool(
             uri: configuration.mongoURL, databaseName: configuration.mongoDatabase, size: configuration.mongoPoolSize,
             stats: BackendStats(), logger: logger)
-        catalog = HybridCatalog(postgres: postgres, mongo: MongoProductCollection(pool: mongoPool), logger: logger)
+        if let readURL = configuration.postgresReadURL {
+            let readSettings = try PostgresSettings(url: readURL, setting: "GATEWAY_POSTGRES_READ_URL")
+            readReplica = ReadReplica(
+                client: PostgresClient(
+                    configuration: readSettings.clientConfiguration(
+                        poolSize: configuration.postgresPoolSize,
+                        statementTimeout: configuration.postgresStatementTimeout),
+                    eventLoopGroup: eventLoopGroup, backgroundLogger: logger),
+                maximumLag: configuration.postgresReadMaximumLag, logger: logger)
+        } else {
+            readReplica = nil
+        }
+        catalog = HybridCatalog(
+            postgres: postgres, mongo: MongoProductCollection(pool: mongoPool), logger: logger,
+            readReplica: readReplica)
         writeEventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         writeExecutor = EventLoopTaskExecutor(eventLoop: writeEventLoopGroup.next())
         writePostgres = PostgresClient(
@@ -78,6 +94,12 @@ public struct Backends: Sendable {
                 group.addTask {
                     await backends.postgres.run()
                     return nil
+                }
+                if let readReplica = backends.readReplica {
+                    group.addTask {
+                        try await readReplica.run()
+                        return nil
+                    }
                 }
                 defer { group.cancelAll() }
                 return try await body(backends)

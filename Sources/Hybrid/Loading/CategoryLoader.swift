@@ -10,7 +10,7 @@ public struct CategoryLoader: Sendable {
 
     /// Every category with its count of active products, by id.
     public func all() async throws -> [Category] {
-        let rows = try await catalog.sql(
+        let rows = try await catalog.readSQL(
             """
             SELECT c.id, c.slug, c.name, c.parent_id, c.version,
                 (SELECT count(*) FROM products p WHERE p.category_id = c.id AND p.status = 'active')
@@ -24,7 +24,7 @@ public struct CategoryLoader: Sendable {
     }
 
     public func category(id: Int64) async throws -> Category {
-        let rows = try await catalog.sql(
+        let rows = try await catalog.readSQL(
             "SELECT id, slug, name, parent_id, version FROM categories WHERE id = \(id)")
         for try await c in rows.decode((Int64, String, String, Int64?, Int64).self) {
             return Category(id: c.0, slug: c.1, name: c.2, parentID: c.3, version: c.4)

@@ -25,7 +25,7 @@ public struct CategoryPageLoader: Sendable {
     /// - Throws: `HybridError.categoryNotFound` for an unknown category; an empty page past the
     ///   end is not an error.
     public func load(categoryID: Int64, request: PageRequest) async throws -> CategoryPage {
-        let rows = try await catalog.sql(Self.query(categoryID: categoryID, request: request))
+        let rows = try await catalog.readSQL(Self.query(categoryID: categoryID, request: request))
         var exists = false
         var total: Int64 = 0
         var pageRows: [ProductRow] = []

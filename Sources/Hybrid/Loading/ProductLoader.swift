@@ -44,7 +44,7 @@ public struct ProductLoader: Sendable {
         guard ids.count <= Self.maximumIDs * 10 else {
             throw HybridError.invalidInput("at most \(Self.maximumIDs * 10) ids can be loaded at once")
         }
-        let rows = try await catalog.sql(
+        let rows = try await catalog.readSQL(
             """
             SELECT \(unescaped: productColumns) FROM products p
             WHERE p.id = ANY(\(ids)) AND (\(includeInactive) OR p.status = 'active')
