@@ -56,21 +56,34 @@ public struct HybridCatalog: Sendable {
         }
     }
 
-    /// Runs one read-only SQL query of a storefront load: on the read replica when there is one,
-    /// it is in use, and it has replayed the WAL up to where the primary stands now (so it holds
-    /// every write acknowledged before this load began); otherwise on the primary.
-    func readSQL(_ query: PostgresQuery) async throws -> PostgresRowSequence {
-        guard let readReplica else { return try await sql(query) }
-        guard readReplica.isUsable else {
-            readReplica.count(.lagging)
-            return try await sql(query)
+    /// Runs one read-only SQL query of a storefront load and returns its rows: on the read replica
+    /// when there is one, it is in use, and it has replayed the WAL up to where the primary stands
+    /// now on the same history (so it holds every write acknowledged before this load began);
+    /// otherwise on the primary.
+    func readSQL(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        if let readReplica {
+            if readReplica.isUsable {
+                let fence = try await primaryFence()
+                stats.recordSQLQuery()
+                if let fence, let rows = await readReplica.rows(query, fence: fence) { return rows }
+            } else {
+                readReplica.count(.lagging)
+            }
         }
-        let position = try await sql("SELECT pg_current_wal_insert_lsn()::text")
-        var fence: String?
-        for try await (value) in position.decode(String.self) { fence = value }
-        stats.recordSQLQuery()
-        if let fence, let rows = await readReplica.query(query, fencedAt: fence) { return rows }
-        return try await sql(query)
+        return try await sql(query).collect()
+    }
+
+    /// Where the primary's WAL stands now, and on which history.
+    func primaryFence() async throws -> ReadReplica.Fence? {
+        let rows = try await sql(
+            """
+            SELECT pg_current_wal_insert_lsn()::text, (SELECT system_identifier FROM pg_control_system())::text,
+                substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8)
+            """)
+        for try await (position, system, timeline) in rows.decode((String, String, String).self) {
+            return ReadReplica.Fence(position: position, system: system, timeline: timeline)
+        }
+        return nil
     }
 
     /// Runs one SQL query inside a transaction and counts it.

@@ -1,4 +1,4 @@
-import Hybrid
+@testable import Hybrid
 import Logging
 import PostgresNIO
 import TestSupport
@@ -75,6 +75,34 @@ import Testing
                     return replica.loads(.replica) > before && product.row.version == version
                 }
                 #expect(back, "the replica did not come back into use")
+            }
+        }
+    }
+}
+
+/// A replica of another history (another cluster, or a standby left behind by a failover to
+/// another one) is never used, whatever its replay position.
+@Suite struct ReadReplicaHistoryTests {
+    @Test func aFenceOfAnotherSystemOrTimelineIsNeverMet() async throws {
+        try await TestCatalog.with { test in
+            let server = try PostgresServer(url: try TestEnvironment.postgresReplicaURL)
+            let replica = ReadReplica(
+                client: PostgresClient(
+                    configuration: server.configuration(database: "postgres"), backgroundLogger: ReadReplicaTests.logger
+                ),
+                fenceWait: .milliseconds(1), logger: ReadReplicaTests.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await replica.run() }
+                defer { group.cancelAll() }
+                var fence = try #require(try await test.catalog.primaryFence())
+                fence.position = "0/0"  // long replayed
+                #expect(await replica.rows("SELECT 1", fence: fence)?.count == 1)
+                var otherSystem = fence
+                otherSystem.system = "1"
+                #expect(await replica.rows("SELECT 1", fence: otherSystem) == nil)
+                var otherTimeline = fence
+                otherTimeline.timeline = "00000002"
+                #expect(await replica.rows("SELECT 1", fence: otherTimeline) == nil)
             }
         }
     }

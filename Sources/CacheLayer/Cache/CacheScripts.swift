@@ -27,7 +27,11 @@ enum CacheScripts {
         local d0 = 3 + g
         if unchanged and #KEYS > 2 + g then
             local seen = ARGV[5 + g]
-            if (redis.call('GET', KEYS[d0]) or '0') ~= seen then
+            local now = redis.call('GET', KEYS[d0]) or '0'
+            -- Below what the reader saw: the sequence went back (lost, or a failover to a replica
+            -- whose clock is behind); nothing recorded since can be trusted to cover the gap.
+            if tonumber(now) < tonumber(seen) then unchanged = false end
+            if unchanged and now ~= seen then
                 -- The change record must cover every change since the sequence seen: it covers
                 -- those after '~since' (the sequence when it was created), so a record lost and
                 -- created again refuses.

@@ -16,6 +16,9 @@ public final class RedisClient: Sendable, Service {
     public let configuration: RedisConfiguration
     private let backend: Backend
     private let scriptHashes = Mutex<[String: String]>([:])
+    /// Nodes whose last `WAIT` came back short, and until when their scripts skip it (see
+    /// `evalScript`).
+    private let unreplicatedUntil = Mutex<[RedisNodeAddress: NIODeadline]>([:])
 
     public init(
         configuration: RedisConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -215,14 +218,28 @@ public final class RedisClient: Sendable, Service {
         let tail: [RESPArgument] = [.integer(Int64(keys.count))] + keys.map { .string($0) } + arguments
         let waitCommand = RESPCommand(
             "WAIT", [.integer(Int64(replicas)), .integer(max(1, configuration.acknowledgeMilliseconds))])
+        // A node whose last WAIT came back short (a shard without a replica) has its scripts run
+        // without one for a second, and reported not replicated at once: WAITs that each block
+        // the connection for their timeout would pile up behind each other past the command
+        // timeout, which closes the connection and fails everything pipelined on it.
+        let node = key.flatMap { key in cluster?.owner(of: HashSlot.of(key)) } ?? configuration.nodes[0]
+        let skipWait =
+            replicas > 0 && (unreplicatedUntil.withLock { $0[node] }.map { $0 > .now() } ?? false)
         let run: @Sendable (RESPCommand) -> EventLoopFuture<RESPValue> = { script in
             guard replicas > 0 else { return self.send(script, key: key, on: eventLoop) }
+            if skipWait {
+                return self.send(script, key: key, on: eventLoop).flatMapThrowing { _ in
+                    throw RedisError.notReplicated(acknowledged: 0, wanted: replicas)
+                }
+            }
             return self.pipeline([script, waitCommand], key: key, on: eventLoop).flatMapThrowing { results in
                 let reply = try results[0].get()
                 let acknowledged = try results[1].get().integer ?? 0
                 guard acknowledged >= replicas else {
+                    self.unreplicatedUntil.withLock { $0[node] = .now() + .seconds(1) }
                     throw RedisError.notReplicated(acknowledged: Int(acknowledged), wanted: replicas)
                 }
+                self.unreplicatedUntil.withLock { _ = $0.removeValue(forKey: node) }
                 return reply
             }
         }

@@ -39,6 +39,8 @@ public final class RedisSubscriber: Service, Sendable {
     private let heartbeat: Heartbeat?
     /// Copies heard of each heartbeat in flight, by sequence number.
     private let heard = Mutex<[UInt64: Int]>([:])
+    /// Heartbeat numbers, never reused across reconnections (a late copy cannot count twice).
+    private let heartbeatSequence = Atomic<UInt64>(0)
     private let heartbeatPrefix = "hb|\(UInt64.random(in: 0..<UInt64.max))|"
 
     public init(
@@ -69,8 +71,7 @@ public final class RedisSubscriber: Service, Sendable {
                 do {
                     let channel = try await self.subscribe()
                     if self.heartbeat != nil {
-                        var sequence: UInt64 = 0
-                        guard await self.beat(&sequence) else {
+                        guard await self.beat() else {
                             channel.close(promise: nil)
                             throw RedisError.timeout(command: "a heartbeat through every master")
                         }
@@ -83,10 +84,9 @@ public final class RedisSubscriber: Service, Sendable {
                             group.addTask { try await channel.closeFuture.get() }
                             if self.heartbeat != nil {
                                 group.addTask {
-                                    var sequence: UInt64 = 1
                                     while !Task.isCancelled {
                                         try await Task.sleep(for: self.pingInterval)
-                                        if await !self.beat(&sequence) {
+                                        if await !self.beat() {
                                             self.logger.warning(
                                                 "an invalidation heartbeat did not come back from every master")
                                             channel.close(promise: nil)
@@ -122,17 +122,16 @@ public final class RedisSubscriber: Service, Sendable {
 
     /// One heartbeat: published through every master, then every copy awaited for the liveness
     /// timeout. False when a publish failed or a copy did not come back.
-    private func beat(_ sequence: inout UInt64) async -> Bool {
+    private func beat() async -> Bool {
         guard let heartbeat else { return true }
-        sequence += 1
-        let current = sequence
+        let current = heartbeatSequence.add(1, ordering: .relaxed).newValue
         heard.withLock { $0[current] = 0 }
         defer { heard.withLock { $0[current] = nil } }
         guard let expected = try? await heartbeat(heartbeatPrefix + String(current)) else { return false }
         let deadline = ContinuousClock.now + livenessTimeout
         while ContinuousClock.now < deadline {
             if heard.withLock({ $0[current] ?? 0 }) >= expected { return true }
-            try? await Task.sleep(for: .milliseconds(10))
+            do { try await Task.sleep(for: .milliseconds(10)) } catch { return false }  // cancelled
         }
         return false
     }

@@ -25,6 +25,7 @@ public struct PostgresSettings: Sendable {
         self.database = path.isEmpty ? self.username : String(path)
     }
 
+    /// Every session commits with `synchronous_commit = on`.
     /// - Parameter statementTimeout: set on every session (`statement_timeout`), so no statement
     ///   runs on in the server after its caller gave up; an idle transaction is ended after twice
     ///   as long.
@@ -46,6 +47,11 @@ public struct PostgresSettings: Sendable {
         configuration.options.additionalStartupParameters = [
             ("statement_timeout", "\(milliseconds)"),
             ("idle_in_transaction_session_timeout", "\(milliseconds * 2)"),
+            // Whatever the server's default: a write is acknowledged only once its commit is
+            // flushed, so it survives a crash of the primary, and a streaming replica receives it
+            // at once instead of at the WAL writer's next round (which the read replica's fence
+            // would otherwise wait out).
+            ("synchronous_commit", "on"),
         ]
         return configuration
     }

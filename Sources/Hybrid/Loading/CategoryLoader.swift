@@ -17,7 +17,8 @@ public struct CategoryLoader: Sendable {
             FROM categories c ORDER BY c.id
             """)
         var categories: [Category] = []
-        for try await c in rows.decode((Int64, String, String, Int64?, Int64, Int64).self) {
+        for row in rows {
+            let c = try row.decode((Int64, String, String, Int64?, Int64, Int64).self)
             categories.append(Category(id: c.0, slug: c.1, name: c.2, parentID: c.3, version: c.4, productCount: c.5))
         }
         return categories
@@ -26,7 +27,8 @@ public struct CategoryLoader: Sendable {
     public func category(id: Int64) async throws -> Category {
         let rows = try await catalog.readSQL(
             "SELECT id, slug, name, parent_id, version FROM categories WHERE id = \(id)")
-        for try await c in rows.decode((Int64, String, String, Int64?, Int64).self) {
+        for row in rows {
+            let c = try row.decode((Int64, String, String, Int64?, Int64).self)
             return Category(id: c.0, slug: c.1, name: c.2, parentID: c.3, version: c.4)
         }
         throw HybridError.categoryNotFound(id)

@@ -31,9 +31,8 @@ public struct CategoryPageLoader: Sendable {
         var pageRows: [ProductRow] = []
         var prices: [Int64: Int64] = [:]
         pageRows.reserveCapacity(request.perPage)
-        for try await c in rows.decode(
-            (Bool, Int64, Int64?, String?, Int64?, String?, Date?, Date?, Int64?, Int64?).self)
-        {
+        for row in rows {
+            let c = try row.decode((Bool, Int64, Int64?, String?, Int64?, String?, Date?, Date?, Int64?, Int64?).self)
             exists = c.0
             total = c.1
             if let row = ProductRow(

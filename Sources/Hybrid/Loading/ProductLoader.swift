@@ -50,7 +50,7 @@ public struct ProductLoader: Sendable {
             WHERE p.id = ANY(\(ids)) AND (\(includeInactive) OR p.status = 'active')
             """)
         var found: [ProductRow] = []
-        for try await columns in rows.decode(ProductColumns.self) { found.append(ProductRow(columns: columns)) }
+        for row in rows { found.append(ProductRow(columns: try row.decode(ProductColumns.self))) }
         var byID: [Int64: Product] = [:]
         for product in try await fetcher.products(for: found) { byID[product.id] = product }
         return byID
