@@ -377,6 +377,11 @@ import Testing
                     + " \(stale.count) stale; Redis answered the victim's slots again after \(recovered.map { "\($0)" } ?? "never")"
             )
             #expect(failed.isEmpty, "\(failed.prefix(3).map { $0.error ?? "" })")
+            // The client follows: the slot has a new master, and a dead node that is not a seed is
+            // forgotten with its connections.
+            let dead = RedisNodeAddress(host: "127.0.0.1", port: victim.port)
+            #expect(test.redis.master(ofSlot: victimSlot) != dead)
+            if !test.redis.configuration.nodes.contains(dead) { #expect(!test.redis.knownNodes.contains(dead)) }
             #expect(stale.isEmpty)
             #expect(recovered != nil)
             #expect(seen.count > 400)

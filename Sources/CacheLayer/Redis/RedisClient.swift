@@ -222,9 +222,14 @@ public final class RedisClient: Sendable, Service {
         // without one for a second, and reported not replicated at once: WAITs that each block
         // the connection for their timeout would pile up behind each other past the command
         // timeout, which closes the connection and fails everything pipelined on it.
-        let node = key.flatMap { key in cluster?.owner(of: HashSlot.of(key)) } ?? configuration.nodes[0]
+        // The node the script runs on, as the map says now (read again after the script: the first
+        // command of a cluster client reads the map).
+        let slot = key.map(HashSlot.of)
+        let cluster = self.cluster
+        let seed = configuration.nodes[0]
+        let currentNode: @Sendable () -> RedisNodeAddress = { slot.flatMap { cluster?.owner(of: $0) } ?? seed }
         let skipWait =
-            replicas > 0 && (unreplicatedUntil.withLock { $0[node] }.map { $0 > .now() } ?? false)
+            replicas > 0 && (unreplicatedUntil.withLock { $0[currentNode()] }.map { $0 > .now() } ?? false)
         let run: @Sendable (RESPCommand) -> EventLoopFuture<RESPValue> = { script in
             guard replicas > 0 else { return self.send(script, key: key, on: eventLoop) }
             if skipWait {
@@ -235,6 +240,7 @@ public final class RedisClient: Sendable, Service {
             return self.pipeline([script, waitCommand], key: key, on: eventLoop).flatMapThrowing { results in
                 let reply = try results[0].get()
                 let acknowledged = try results[1].get().integer ?? 0
+                let node = currentNode()
                 guard acknowledged >= replicas else {
                     self.unreplicatedUntil.withLock { $0[node] = .now() + .seconds(1) }
                     throw RedisError.notReplicated(acknowledged: Int(acknowledged), wanted: replicas)

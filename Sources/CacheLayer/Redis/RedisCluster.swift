@@ -28,7 +28,7 @@ final class RedisCluster: Sendable {
         /// The master of each slot; `nil` until the first read or for a slot no node serves.
         var owners: [RedisNodeAddress?] = Array(repeating: nil, count: HashSlot.count)
         var pools: [RedisNodeAddress: RedisConnectionPool] = [:]
-        /// Seeds first, then every node the topology named.
+        /// The seeds, then every node the last topology named.
         var known: [RedisNodeAddress]
         var refreshing: EventLoopFuture<Void>?
         var lastRefresh: NIODeadline = .distantPast
@@ -179,15 +179,24 @@ final class RedisCluster: Sendable {
         case .skip: return loop.makeSucceededVoidFuture()
         case .read(let reading, let known): (promise, nodes) = (reading, known)
         }
+        let seeds = configuration.nodes
         readSlots(from: nodes[...], on: loop).whenComplete { result in
-            self.state.withLock { state in
+            let retired: [RedisConnectionPool] = self.state.withLock { state in
                 state.refreshing = nil
                 state.lastRefresh = .now()
-                if case .success(let map) = result {
-                    state.owners = map.owners
-                    state.hasTopology = true
-                    for node in map.nodes where !state.known.contains(node) { state.known.append(node) }
-                }
+                guard case .success(let map) = result else { return [] }
+                state.owners = map.owners
+                state.hasTopology = true
+                // Known: the seeds and the nodes of this map. A node that left the cluster (a
+                // pod replaced with a new address) is forgotten and its connections closed.
+                state.known = seeds + map.nodes.filter { !seeds.contains($0) }
+                let keep = Set(state.known)
+                let gone = state.pools.filter { !keep.contains($0.key) }
+                for node in gone.keys { state.pools[node] = nil }
+                return Array(gone.values)
+            }
+            if !retired.isEmpty {
+                Task { for pool in retired { await pool.close() } }
             }
             switch result {
             case .success: promise.succeed(())
