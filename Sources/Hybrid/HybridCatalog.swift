@@ -63,9 +63,10 @@ public struct HybridCatalog: Sendable {
     func readSQL(_ query: PostgresQuery) async throws -> [PostgresRow] {
         if let readReplica {
             if readReplica.isUsable {
-                let fence = try await primaryFence()
-                stats.recordSQLQuery()
-                if let fence, let rows = await readReplica.rows(query, fence: fence) { return rows }
+                if let fence = try await primaryFence(), let rows = await readReplica.rows(query, fence: fence) {
+                    stats.recordSQLQuery()
+                    return rows
+                }
             } else {
                 readReplica.count(.lagging)
             }
@@ -77,8 +78,9 @@ public struct HybridCatalog: Sendable {
     func primaryFence() async throws -> ReadReplica.Fence? {
         let rows = try await sql(
             """
-            SELECT pg_current_wal_insert_lsn()::text, (SELECT system_identifier FROM pg_control_system())::text,
-                substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8)
+            SELECT position::text, (SELECT system_identifier FROM pg_control_system())::text,
+                substr(pg_walfile_name(position), 1, 8)
+            FROM pg_current_wal_insert_lsn() AS position
             """)
         for try await (position, system, timeline) in rows.decode((String, String, String).self) {
             return ReadReplica.Fence(position: position, system: system, timeline: timeline)

@@ -216,38 +216,9 @@ public final class RedisClient: Sendable, Service {
             return digest
         }
         let tail: [RESPArgument] = [.integer(Int64(keys.count))] + keys.map { .string($0) } + arguments
-        let waitCommand = RESPCommand(
-            "WAIT", [.integer(Int64(replicas)), .integer(max(1, configuration.acknowledgeMilliseconds))])
-        // A node whose last WAIT came back short (a shard without a replica) has its scripts run
-        // without one for a second, and reported not replicated at once: WAITs that each block
-        // the connection for their timeout would pile up behind each other past the command
-        // timeout, which closes the connection and fails everything pipelined on it.
-        // The node the script runs on, as the map says now (read again after the script: the first
-        // command of a cluster client reads the map).
-        let slot = key.map(HashSlot.of)
-        let cluster = self.cluster
-        let seed = configuration.nodes[0]
-        let currentNode: @Sendable () -> RedisNodeAddress = { slot.flatMap { cluster?.owner(of: $0) } ?? seed }
-        let skipWait =
-            replicas > 0 && (unreplicatedUntil.withLock { $0[currentNode()] }.map { $0 > .now() } ?? false)
         let run: @Sendable (RESPCommand) -> EventLoopFuture<RESPValue> = { script in
             guard replicas > 0 else { return self.send(script, key: key, on: eventLoop) }
-            if skipWait {
-                return self.send(script, key: key, on: eventLoop).flatMapThrowing { _ in
-                    throw RedisError.notReplicated(acknowledged: 0, wanted: replicas)
-                }
-            }
-            return self.pipeline([script, waitCommand], key: key, on: eventLoop).flatMapThrowing { results in
-                let reply = try results[0].get()
-                let acknowledged = try results[1].get().integer ?? 0
-                let node = currentNode()
-                guard acknowledged >= replicas else {
-                    self.unreplicatedUntil.withLock { $0[node] = .now() + .seconds(1) }
-                    throw RedisError.notReplicated(acknowledged: Int(acknowledged), wanted: replicas)
-                }
-                self.unreplicatedUntil.withLock { _ = $0.removeValue(forKey: node) }
-                return reply
-            }
+            return self.acknowledged(script, key: key, by: replicas, on: eventLoop)
         }
         let first = run(RESPCommand("EVALSHA", [.string(sha)] + tail))
         return first.flatMapError { error in
@@ -255,6 +226,40 @@ public final class RedisClient: Sendable, Service {
                 return run(RESPCommand("EVAL", [.string(source)] + tail))
             }
             return first.eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    /// Runs `script` followed by `WAIT replicas`, on one connection; fails with `notReplicated`
+    /// when fewer replicas acknowledged it in time (the script's writes stand on the master).
+    ///
+    /// A node whose last WAIT came back short (a shard without a replica) has its scripts run
+    /// without one for a second, reported not replicated at once: WAITs that each block the
+    /// connection for their timeout would pile up behind one another past the command timeout,
+    /// which closes the connection and fails everything pipelined on it. The node is the one the
+    /// map names after the script ran (the first command of a cluster client reads the map).
+    private func acknowledged(_ script: RESPCommand, key: String?, by replicas: Int, on eventLoop: (any EventLoop)?)
+        -> EventLoopFuture<RESPValue>
+    {
+        let slot = key.map(HashSlot.of)
+        let cluster = self.cluster
+        let seed = configuration.nodes[0]
+        let currentNode: @Sendable () -> RedisNodeAddress = { slot.flatMap { cluster?.owner(of: $0) } ?? seed }
+        if unreplicatedUntil.withLock({ $0[currentNode()] }).map({ $0 > .now() }) ?? false {
+            return send(script, key: key, on: eventLoop).flatMapThrowing { _ in
+                throw RedisError.notReplicated(acknowledged: 0, wanted: replicas)
+            }
+        }
+        let wait = RESPCommand("WAIT", [.integer(Int64(replicas)), .integer(configuration.acknowledgeMilliseconds)])
+        return pipeline([script, wait], key: key, on: eventLoop).flatMapThrowing { results in
+            let reply = try results[0].get()
+            let acknowledged = try results[1].get().integer ?? 0
+            let node = currentNode()
+            guard acknowledged >= replicas else {
+                self.unreplicatedUntil.withLock { $0[node] = .now() + .seconds(1) }
+                throw RedisError.notReplicated(acknowledged: Int(acknowledged), wanted: replicas)
+            }
+            self.unreplicatedUntil.withLock { _ = $0.removeValue(forKey: node) }
+            return reply
         }
     }
 
