@@ -57,6 +57,11 @@ public struct GatewayConfiguration: Sendable {
             name: "GATEWAY_MAX_CONNECTIONS", defaultValue: "10000",
             help: "open connections per listener; more are closed at once and counted (connections_refused_total)"),
         Setting(
+            name: "GATEWAY_HTTP2_ENGINE", defaultValue: "frames",
+            help:
+                "how the storefront serves HTTP/2 streams: frames (on the connection, no channel per stream) or streams (a channel per stream, HTTP/1 messages)"
+        ),
+        Setting(
             name: "GATEWAY_LOADING_MODE", defaultValue: "batch", help: "document loading on a miss: batch or per-object"
         ),
         Setting(
@@ -200,6 +205,14 @@ public struct GatewayConfiguration: Sendable {
         connections.readTimeout = .milliseconds(Int64(try integer("GATEWAY_READ_TIMEOUT_MS", in: 100...600_000)))
         connections.idleTimeout = .milliseconds(Int64(try integer("GATEWAY_IDLE_TIMEOUT_MS", in: 100...3_600_000)))
         connections.maximumConnections = try integer("GATEWAY_MAX_CONNECTIONS", in: 1...1_000_000)
+        guard let engine = ConnectionSettings.HTTP2Engine(rawValue: value("GATEWAY_HTTP2_ENGINE")) else {
+            throw ConfigurationError(
+                setting: "GATEWAY_HTTP2_ENGINE",
+                message:
+                    "must be one of \(ConnectionSettings.HTTP2Engine.allCases.map(\.rawValue).joined(separator: ", ")); got '\(value("GATEWAY_HTTP2_ENGINE"))'"
+            )
+        }
+        connections.http2Engine = engine
         guard let mode = LoadingMode(rawValue: value("GATEWAY_LOADING_MODE")) else {
             throw ConfigurationError(
                 setting: "GATEWAY_LOADING_MODE",

@@ -5,7 +5,8 @@ import NIOHTTP1
 import Synchronization
 
 /// Serves storefront requests on the channel's event loop, for HTTP/1.1 connections and for each
-/// HTTP/2 stream (behind `HTTP2FramePayloadToHTTP1ServerCodec`).
+/// HTTP/2 stream (behind `HTTP2FramePayloadToHTTP1ServerCodec`; the h2c and h2 listeners use
+/// `HTTP2StorefrontHandler`, which shares its rules).
 ///
 /// An answer the responder has at hand (an L1 hit) is written synchronously: no task, no future,
 /// no copy of the body. Anything else completes on this event loop and is written from there.
@@ -17,15 +18,7 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let inFlight: InFlightRequests
     private var head: HTTPRequestHead?
     private var requestStarted: NIODeadline = .now()
-    /// Metric handles by label, per connection: creating one goes through the metrics factory's
-    /// lock, so the hot path does it once per connection and label.
-    private var timers: [TimerKey: Timer] = [:]
-
-    struct TimerKey: Hashable {
-        let route: String
-        let cache: String
-        let statusClass: Int
-    }
+    private var timers = RequestTimers()
     private var requestCounter: UInt64 = 0
     private let requestIDPrefix: String
 
@@ -149,7 +142,9 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
         }
         headers.add(name: "x-request-id", value: requestID)
-        record(route: request?.route.name ?? "invalid", cache: response.cacheLabel, status: status)
+        timers.record(
+            route: request?.route.name ?? "invalid", cache: response.cacheLabel, status: status,
+            started: requestStarted)
         let keepAlive = head.isKeepAlive
         let isHTTP1 = head.version.major == 1
         if isHTTP1 && !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
@@ -174,22 +169,6 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
                 context.triggerUserOutboundEvent(ConnectionTimeoutHandler.Event.responseSent, promise: nil)
             }
         }
-    }
-
-    private func record(route: String, cache: String, status: HTTPResponseStatus) {
-        // Keyed without building a string: the labels are literals, the class a number.
-        let key = TimerKey(route: route, cache: cache, statusClass: Int(status.code / 100))
-        let timer: Timer
-        if let existing = timers[key] {
-            timer = existing
-        } else {
-            timer = Timer(
-                label: "storefront_request_duration_seconds",
-                dimensions: [("route", route), ("cache", cache), ("status", "\(key.statusClass)xx")],
-                preferredDisplayUnit: .seconds)
-            timers[key] = timer
-        }
-        timer.recordNanoseconds(Int64(NIODeadline.now().uptimeNanoseconds) - Int64(requestStarted.uptimeNanoseconds))
     }
 
     /// `If-None-Match` (RFC 9110 §13.1.2): weak comparison against the entity's ETag; a malformed
@@ -218,7 +197,11 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// A client's request id is kept when it is short and printable, so logs can be joined.
     static func requestID(from headers: HTTPHeaders) -> String? {
-        guard let value = headers.first(name: "x-request-id"), !value.isEmpty, value.utf8.count <= 128,
+        requestID(first: headers.first(name: "x-request-id"))
+    }
+
+    static func requestID(first value: String?) -> String? {
+        guard let value, !value.isEmpty, value.utf8.count <= 128,
             value.utf8.allSatisfy({ $0 > 32 && $0 < 127 })
         else { return nil }
         return value

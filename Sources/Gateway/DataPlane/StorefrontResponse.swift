@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHPACK
 import NIOHTTP1
 
 /// A response ready to write: the body is a buffer that may be shared by many responses (a cache
@@ -11,6 +12,9 @@ public struct StorefrontResponse: Sendable {
     public var cacheLabel: String
     /// `headers` already carry the body's `Content-Length`.
     public var hasContentLength: Bool
+    /// The same answer's HTTP/2 header list (`:status` first, every field HTTP/2 allows, the body's
+    /// length included), when it was prepared once for many answers (a near-cache entry).
+    var http2Headers: HPACKHeaders?
 
     public init(
         status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer, cacheLabel: String = "none",

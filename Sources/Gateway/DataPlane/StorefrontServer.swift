@@ -20,6 +20,15 @@ public struct ConnectionSettings: Sendable, Hashable {
     public var maximumConcurrentStreams = 100
     /// How long graceful shutdown waits for answers in flight before closing what is left.
     public var shutdownGrace: TimeAmount = .seconds(10)
+    /// How HTTP/2 streams are served (h2c and h2).
+    public var http2Engine: HTTP2Engine = .frames
+
+    public enum HTTP2Engine: String, Sendable, Hashable, CaseIterable {
+        /// Frames answered on the connection's pipeline (`HTTP2StorefrontHandler`).
+        case frames
+        /// A child channel per stream with HTTP/1 messages (`HTTP2FramePayloadToHTTP1ServerCodec`).
+        case streams
+    }
 
     public init() {}
 }
@@ -172,25 +181,37 @@ public final class StorefrontServer: Service, Sendable {
                 configuration: .init(
                     maxIdleTime: settings.idleTimeout, maxAge: nil, maxGraceTime: settings.shutdownGrace,
                     keepalive: .init(pingInterval: .seconds(30), ackTimeout: .seconds(10))))
-            let http2 = NIOHTTP2Handler(
-                mode: .server, eventLoop: channel.eventLoop,
-                connectionConfiguration: Self.http2Connection(settings), streamConfiguration: Self.http2Streams,
-                streamDelegate: management.http2StreamDelegate
-            ) { stream in
-                stream.eventLoop.makeCompletedFuture {
-                    try stream.pipeline.syncOperations.addHandlers([
-                        NonIndexingHeaders(),
-                        HTTP2FramePayloadToHTTP1ServerCodec(),
-                        StorefrontHandler(
-                            responder: responder, inFlight: inFlight, isStream: true,
-                            readTimeout: settings.readTimeout),
-                    ])
+            let http2: NIOHTTP2Handler
+            switch settings.http2Engine {
+            case .frames:
+                http2 = NIOHTTP2Handler(
+                    mode: .server, connectionConfiguration: Self.http2Connection(settings),
+                    streamConfiguration: Self.http2Streams)
+            case .streams:
+                http2 = NIOHTTP2Handler(
+                    mode: .server, eventLoop: channel.eventLoop,
+                    connectionConfiguration: Self.http2Connection(settings), streamConfiguration: Self.http2Streams,
+                    streamDelegate: management.http2StreamDelegate
+                ) { stream in
+                    stream.eventLoop.makeCompletedFuture {
+                        try stream.pipeline.syncOperations.addHandlers([
+                            NonIndexingHeaders(),
+                            HTTP2FramePayloadToHTTP1ServerCodec(),
+                            StorefrontHandler(
+                                responder: responder, inFlight: inFlight, isStream: true,
+                                readTimeout: settings.readTimeout),
+                        ])
+                    }
                 }
             }
             try operations.addHandler(http2)
             try operations.addHandler(GoAwayAckDeadline(ackTimeout: .seconds(5)))
             try operations.addHandler(management)
             try operations.addHandler(CloseOnConnectionError())
+            if settings.http2Engine == .frames {
+                try operations.addHandler(
+                    HTTP2StorefrontHandler(responder: responder, inFlight: inFlight, readTimeout: settings.readTimeout))
+            }
         case .http1, .needMoreBytes:
             var limits = NIOHTTPDecoderLimitConfiguration()
             limits.maxHeaderListSize = StorefrontHandler.maximumHeaderBytes

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHPACK
 import NIOHTTP1
 
 /// A storefront response as the cache keeps it: status, validators and body (and its gzip form),
@@ -23,6 +24,9 @@ public struct PreparedResponse: Sendable {
     /// once when the entry is decoded, so a hit copies nothing but what it appends per request.
     let nearHitHeaders: HTTPHeaders
     let nearHitGzipHeaders: HTTPHeaders
+    /// The same two header sets as HTTP/2 header lists, built once with them.
+    let nearHitHTTP2Headers: HPACKHeaders
+    let nearHitGzipHTTP2Headers: HPACKHeaders
 
     public init(
         status: HTTPResponseStatus, etag: String, surrogateKey: String, body: ByteBuffer, gzipBody: ByteBuffer? = nil,
@@ -53,6 +57,8 @@ public struct PreparedResponse: Sendable {
         nearHitGzipHeaders.add(name: "cache-status", value: CacheStatus.nearHit)
         nearHitGzipHeaders.add(name: "content-length", value: String(gzipBody?.readableBytes ?? 0))
         self.nearHitGzipHeaders = nearHitGzipHeaders
+        self.nearHitHTTP2Headers = HTTP2StorefrontHandler.hpack(status: status, nearHitHeaders, dropping: [])
+        self.nearHitGzipHTTP2Headers = HTTP2StorefrontHandler.hpack(status: status, nearHitGzipHeaders, dropping: [])
     }
 
     /// Builds a response for a freshly rendered body; the ETag is a 64-bit FNV-1a of the bytes, and
@@ -116,13 +122,18 @@ public struct PreparedResponse: Sendable {
 
     /// The answer to a near-cache hit: headers complete but for the request id.
     func nearHitResponse(gzip: Bool) -> StorefrontResponse {
+        var response: StorefrontResponse
         if gzip, let gzipBody {
-            return StorefrontResponse(
+            response = StorefrontResponse(
                 status: status, headers: nearHitGzipHeaders, body: gzipBody, cacheLabel: "near_hit",
                 hasContentLength: true)
+            response.http2Headers = nearHitGzipHTTP2Headers
+        } else {
+            response = StorefrontResponse(
+                status: status, headers: nearHitHeaders, body: body, cacheLabel: "near_hit", hasContentLength: true)
+            response.http2Headers = nearHitHTTP2Headers
         }
-        return StorefrontResponse(
-            status: status, headers: nearHitHeaders, body: body, cacheLabel: "near_hit", hasContentLength: true)
+        return response
     }
 
     /// The answer to one request: the stored headers plus `Cache-Status`, compressed when the
