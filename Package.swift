@@ -39,6 +39,11 @@ let package = Package(
         ),
         .systemLibrary(name: "CMalloc"),
         .systemLibrary(
+            name: "CNghttp2",
+            pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"])]
+        ),
+        .systemLibrary(
             name: "CMongoC",
             pkgConfig: "libmongoc-1.0",
             providers: [.apt(["libmongoc-dev"])]
@@ -70,6 +75,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
+                "CNghttp2",
                 "Hybrid",
                 "CacheLayer",
                 "CZlib",

@@ -68,6 +68,10 @@ struct TestGateway: Sendable {
             "GATEWAY_ADMIN_TOKENS": adminToken,
             "GATEWAY_HOOK_SECRET": hookSecret,
         ]
+        // scripts/test runs the HTTP suites once per HTTP/2 engine.
+        if let engine = ProcessInfo.processInfo.environment["GATEWAY_HTTP2_ENGINE"] {
+            environment["GATEWAY_HTTP2_ENGINE"] = engine
+        }
         environment.merge(extra) { $1 }
         let configuration = try GatewayConfiguration(environment: environment)
         let application = try GatewayApplication(configuration: configuration, logger: logger, registry: registry)

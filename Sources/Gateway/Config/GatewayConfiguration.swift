@@ -57,9 +57,9 @@ public struct GatewayConfiguration: Sendable {
             name: "GATEWAY_MAX_CONNECTIONS", defaultValue: "10000",
             help: "open connections per listener; more are closed at once and counted (connections_refused_total)"),
         Setting(
-            name: "GATEWAY_HTTP2_ENGINE", defaultValue: "frames",
+            name: "GATEWAY_HTTP2_ENGINE", defaultValue: "nghttp2",
             help:
-                "how the storefront serves HTTP/2 streams: frames (on the connection, no channel per stream) or streams (a channel per stream, HTTP/1 messages)"
+                "how the storefront serves HTTP/2: nghttp2 (libnghttp2's session), frames (NIOHTTP2, streams answered on the connection) or streams (NIOHTTP2, a channel per stream)"
         ),
         Setting(
             name: "GATEWAY_LOADING_MODE", defaultValue: "batch", help: "document loading on a miss: batch or per-object"

@@ -21,13 +21,15 @@ public struct ConnectionSettings: Sendable, Hashable {
     /// How long graceful shutdown waits for answers in flight before closing what is left.
     public var shutdownGrace: TimeAmount = .seconds(10)
     /// How HTTP/2 streams are served (h2c and h2).
-    public var http2Engine: HTTP2Engine = .frames
+    public var http2Engine: HTTP2Engine = .nghttp2
 
     public enum HTTP2Engine: String, Sendable, Hashable, CaseIterable {
         /// Frames answered on the connection's pipeline (`HTTP2StorefrontHandler`).
         case frames
         /// A child channel per stream with HTTP/1 messages (`HTTP2FramePayloadToHTTP1ServerCodec`).
         case streams
+        /// libnghttp2's session instead of NIOHTTP2 (`NGHTTP2StorefrontHandler`).
+        case nghttp2
     }
 
     public init() {}
@@ -174,6 +176,10 @@ public final class StorefrontServer: Service, Sendable {
     ) throws {
         let operations = channel.pipeline.syncOperations
         switch decision {
+        case .http2 where settings.http2Engine == .nghttp2:
+            channel.triggerUserOutboundEvent(ConnectionTimeoutHandler.Event.handOver, promise: nil)
+            try operations.addHandler(
+                NGHTTP2StorefrontHandler(responder: responder, inFlight: inFlight, settings: settings))
         case .http2:
             channel.triggerUserOutboundEvent(ConnectionTimeoutHandler.Event.handOver, promise: nil)
             let management = NIOHTTP2ServerConnectionManagementHandler(
@@ -183,7 +189,7 @@ public final class StorefrontServer: Service, Sendable {
                     keepalive: .init(pingInterval: .seconds(30), ackTimeout: .seconds(10))))
             let http2: NIOHTTP2Handler
             switch settings.http2Engine {
-            case .frames:
+            case .frames, .nghttp2:
                 http2 = NIOHTTP2Handler(
                     mode: .server, connectionConfiguration: Self.http2Connection(settings),
                     streamConfiguration: Self.http2Streams)
