@@ -168,6 +168,11 @@ enum HostileJSON {
             default: uri = pick(&rng)
             }
             let method = methods.randomElement(using: &rng) ?? "GET"
+            // The byte-level parser of the common requests agrees with the full one wherever it
+            // answers at all.
+            if let quick = StorefrontRoute.parseCommon(method: method, uri: uri) {
+                #expect(StorefrontRoute.parseInFull(method: method, uri: uri) == .success(quick), "\(uri.prefix(200))")
+            }
             switch StorefrontRoute.parse(method: method, uri: uri) {
             case .success(let route):
                 #expect(method == "GET" || method == "HEAD")
@@ -184,6 +189,52 @@ enum HostileJSON {
                 let problem = Problem(failure)
                 #expect((400..<500).contains(Int(problem.status.code)) && !problem.detail.isEmpty, "\(uri.prefix(200))")
             }
+        }
+    }
+
+    /// The byte-level parser of the common requests against the full parser, on targets built
+    /// from the pieces the two could read differently: ids at the edges of Int64, leading zeros,
+    /// repeated, empty, unknown and value-less parameters, trailing slashes and the sort names.
+    @Test func commonRoutesParseAsTheFullParserDoes() async {
+        let prefixes = [
+            "/v1/categories", "/v1/categories/", "/v1/categories/{id}/products", "/v1/categories/{id}/products/",
+            "/v1/products/{id}", "/v1/products/{id}/", "/v1/products", "/v1/Categories", "/v2/categories",
+            "/v1/categories/{id}", "/v1//categories", "v1/categories", "/v1/categories/{id}/productsx",
+        ]
+        let ids = [
+            "1", "0", "01", "007", "42", "9223372036854775807", "9223372036854775808", "-1", "+1", "", "1a", "%31",
+            " 1", "99999999999999999999",
+        ]
+        let pairs = [
+            "page=1", "page=2", "page=0", "page=01", "page=", "page", "page=123456789", "page=1234567890",
+            "page=-1", "page=1e2", "per_page=20", "per_page=100", "per_page=10000", "per_page=10001", "per_page=0",
+            "per_page=", "sort=newest", "sort=price_asc", "sort=price_desc", "sort=PRICE_ASC", "sort=", "sort",
+            "x=1", "", "=", "==", "page==1", "pag%65=2", "page=1%20", "utm_source=mail", "page=500&per_page=20",
+        ]
+        await propertyCheck(count: Self.cases, input: seeds) { seed in
+            var rng = SplitMix64(seed: seed)
+            var uri = (prefixes.randomElement(using: &rng) ?? "").replacingOccurrences(
+                of: "{id}", with: ids.randomElement(using: &rng) ?? "1")
+            if Bool.random(using: &rng) {
+                uri +=
+                    "?"
+                    + (0..<Int.random(in: 0...4, using: &rng)).map { _ in pairs.randomElement(using: &rng) ?? "" }
+                    .joined(separator: "&")
+            }
+            let method = ["GET", "HEAD", "POST"].randomElement(using: &rng) ?? "GET"
+            if let quick = StorefrontRoute.parseCommon(method: method, uri: uri) {
+                #expect(StorefrontRoute.parseInFull(method: method, uri: uri) == .success(quick), "\(uri)")
+            }
+        }
+        // And it does answer the everyday ones.
+        for uri in [
+            "/v1/categories", "/v1/categories/1/products",
+            "/v1/categories/7/products?page=2&per_page=50&sort=price_asc",
+            "/v1/products/12", "/v1/categories/1/products?utm_source=mail&page=3",
+        ] {
+            let quick = StorefrontRoute.parseCommon(method: "GET", uri: uri)
+            #expect(quick != nil, "\(uri)")
+            #expect(quick.map { .success($0) } == StorefrontRoute.parseInFull(method: "GET", uri: uri))
         }
     }
 

@@ -3,7 +3,13 @@ import NIOCore
 
 /// The first handler of every connection: sees its raw bytes and enforces `ConnectionTimeouts`.
 /// Handlers further in tell it when a request is complete and when its answer was sent, with
-/// outbound user events (which travel towards it).
+/// outbound user events (which travel towards it) or, on the hot path, by calling
+/// `requestReceived()` and `responseSent()` directly.
+///
+/// One timer per connection, moved lazily: arming only records a deadline, and the timer, which
+/// never sleeps longer than the shorter timeout, checks it when it fires (closing, or sleeping
+/// again until the deadline). A keep-alive connection answering thousands of requests a second
+/// schedules a timer every few seconds, not two per request.
 final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -20,15 +26,33 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
 
     private var timeouts: ConnectionTimeouts
     private var timer: Scheduled<Void>?
+    private var timerFiresAt: NIODeadline?
+    /// When the connection is closed unless something happens first (nil: no timeout runs).
+    private var deadline: NIODeadline?
+    /// The longest the timer sleeps before looking at the deadline again.
+    private let step: TimeAmount
     private let closed: Counter
+    private var context: ChannelHandlerContext?
 
     init(readTimeout: TimeAmount, idleTimeout: TimeAmount, listener: String) {
         timeouts = ConnectionTimeouts(readTimeout: readTimeout, idleTimeout: idleTimeout)
+        step = min(readTimeout, idleTimeout)
         closed = Counter(label: "connections_timed_out_total", dimensions: [("listener", listener)])
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         if context.channel.isActive { apply(timeouts.started(), context: context) }
+    }
+
+    /// A request is complete (the same as the `requestReceived` event, without its trip down the pipeline).
+    func requestReceived() {
+        if let context { apply(timeouts.requestReceived(), context: context) }
+    }
+
+    /// A request's answer was written (as the `responseSent` event).
+    func responseSent() {
+        if let context { apply(timeouts.responseSent(), context: context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -37,14 +61,20 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        stopTimer()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        stopTimer()
+        self.context = nil
+    }
+
+    private func stopTimer() {
         timer?.cancel()
         timer = nil
+        timerFiresAt = nil
+        deadline = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -68,19 +98,37 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     private func apply(_ action: ConnectionTimeouts.Action, context: ChannelHandlerContext) {
         switch action {
         case .arm(let delay):
-            timer?.cancel()
-            timer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
-                self.apply(self.timeouts.timerFired(), context: context)
-            }
+            let now = NIODeadline.now()
+            let due = now + delay
+            deadline = due
+            // A timer that fires by then looks at the deadline when it does.
+            if let firesAt = timerFiresAt, firesAt <= due { return }
+            schedule(at: min(due, now + step), context: context)
         case .disarm:
-            timer?.cancel()
-            timer = nil
+            deadline = nil  // a running timer finds nothing due and stops
         case .close:
-            timer = nil
+            stopTimer()
             closed.increment()
             context.close(promise: nil)
         case .none:
             break
+        }
+    }
+
+    private func schedule(at time: NIODeadline, context: ChannelHandlerContext) {
+        timer?.cancel()
+        timerFiresAt = time
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: time) {
+            self.timer = nil
+            self.timerFiresAt = nil
+            guard let deadline = self.deadline else { return }
+            let now = NIODeadline.now()
+            if now >= deadline {
+                self.deadline = nil
+                self.apply(self.timeouts.timerFired(), context: context)
+            } else {
+                self.schedule(at: min(deadline, now + self.step), context: context)
+            }
         }
     }
 }

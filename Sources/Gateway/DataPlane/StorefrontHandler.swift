@@ -59,16 +59,42 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             streamDeadline = nil
             guard let head else { return }
             self.head = nil
-            if !isStream {
-                context.triggerUserOutboundEvent(ConnectionTimeoutHandler.Event.requestReceived, promise: nil)
-            }
+            if !isStream { requestReceived(context: context) }
             respond(to: head, context: context)
+        }
+    }
+
+    /// The connection's timeout handler, told directly when a request is complete and when its
+    /// answer was sent (HTTP/1.1; an event down the pipeline would cost a trip through every
+    /// handler and a dynamic cast, twice per request).
+    private var connectionTimeouts: ConnectionTimeoutHandler?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if !isStream {
+            connectionTimeouts = try? context.pipeline.syncOperations.handler(type: ConnectionTimeoutHandler.self)
         }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         streamDeadline?.cancel()
         streamDeadline = nil
+        connectionTimeouts = nil
+    }
+
+    private func requestReceived(context: ChannelHandlerContext) {
+        if let connectionTimeouts {
+            connectionTimeouts.requestReceived()
+        } else {
+            context.triggerUserOutboundEvent(ConnectionTimeoutHandler.Event.requestReceived, promise: nil)
+        }
+    }
+
+    private func responseSent(context: ChannelHandlerContext) {
+        if let connectionTimeouts {
+            connectionTimeouts.responseSent()
+        } else {
+            context.triggerUserOutboundEvent(ConnectionTimeoutHandler.Event.responseSent, promise: nil)
+        }
     }
 
     /// The size of a request's headers as the limits count it (names and values).
@@ -166,7 +192,7 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         } else {
             done.assumeIsolated().whenComplete { _ in
                 inFlight.end()
-                context.triggerUserOutboundEvent(ConnectionTimeoutHandler.Event.responseSent, promise: nil)
+                self.responseSent(context: context)
             }
         }
     }
@@ -188,10 +214,20 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// arrives as Host through the codec and may be absent).
     static func hostProblem(_ head: HTTPRequestHead) -> Problem? {
         guard head.version == .http1_1 else { return nil }
-        let hosts = head.headers[canonicalForm: "host"]
-        if hosts.count == 1 { return nil }
+        var hosts = 0
+        // Counted as `headers[canonicalForm:]` would (empty values are none, a list is several),
+        // without building that array on every request.
+        for (name, value) in head.headers where name.utf8.count == 4 && name.lowercased() == "host" {
+            let blank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+            if value.utf8.contains(UInt8(ascii: ",")) {
+                hosts += value.utf8.split(separator: UInt8(ascii: ",")).filter { !$0.allSatisfy(blank) }.count
+            } else if !value.utf8.allSatisfy(blank) {
+                hosts += 1
+            }
+        }
+        if hosts == 1 { return nil }
         return .badRequest(
-            hosts.isEmpty
+            hosts == 0
                 ? "an HTTP/1.1 request needs a Host header" : "an HTTP/1.1 request must have exactly one Host header")
     }
 

@@ -23,6 +23,109 @@ public enum StorefrontRoute: Sendable, Hashable {
 
     /// Parses a method and a request target (`/v1/products?ids=1,2`).
     public static func parse(method: String, uri: String) -> Result<StorefrontRoute, Failure> {
+        if let route = parseCommon(method: method, uri: uri) { return .success(route) }
+        return parseInFull(method: method, uri: uri)
+    }
+
+    /// The requests a storefront sends all day (a listing page, a product, the categories), read
+    /// from the target's bytes without allocating; anything else, valid or not, is `nil` and goes
+    /// to `parseInFull`, which has the same answer for everything this accepts (a property test
+    /// holds the two together) and the error details.
+    static func parseCommon(method: String, uri: String) -> StorefrontRoute? {
+        guard method == "GET" || method == "HEAD" else { return nil }
+        var uri = uri
+        return uri.withUTF8 { parseCommon(target: $0) }
+    }
+
+    private static func parseCommon(target bytes: UnsafeBufferPointer<UInt8>) -> StorefrontRoute? {
+        var cursor = 0
+        func skip(_ literal: StaticString) -> Bool {
+            let count = literal.utf8CodeUnitCount
+            guard bytes.count - cursor >= count else { return false }
+            let start = literal.utf8Start
+            for offset in 0..<count where bytes[cursor + offset] != start[offset] { return false }
+            cursor += count
+            return true
+        }
+        /// The path ends here: at the end of the target or its query.
+        var atPathEnd: Bool { cursor == bytes.count || bytes[cursor] == UInt8(ascii: "?") }
+        func id() -> Int64? {
+            var value: Int64 = 0
+            let start = cursor
+            while cursor < bytes.count, bytes[cursor] >= 48, bytes[cursor] <= 57 {
+                let (times, overflowTimes) = value.multipliedReportingOverflow(by: 10)
+                let (sum, overflowSum) = times.addingReportingOverflow(Int64(bytes[cursor] - 48))
+                guard !overflowTimes, !overflowSum else { return nil }
+                value = sum
+                cursor += 1
+            }
+            return cursor > start && value > 0 ? value : nil
+        }
+        guard skip("/v1/") else { return nil }
+        if skip("products/") {
+            guard let id = id(), atPathEnd else { return nil }
+            return .product(id: id)
+        }
+        guard skip("categories") else { return nil }
+        if atPathEnd { return .categories }
+        guard skip("/"), let category = id(), skip("/products"), atPathEnd else { return nil }
+        guard let request = listingQuery(bytes, from: cursor) else { return nil }
+        return .categoryProducts(categoryID: category, request: request)
+    }
+
+    /// `page`, `per_page` and `sort` of a listing's query (the last of a repeated name wins;
+    /// other names are ignored), or `nil` for anything `parseInFull` should judge.
+    private static func listingQuery(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> PageRequest? {
+        var page = 1
+        var perPage = PageRequest.defaultPerPage
+        var sort = ListingSort.newest
+        var cursor = start + 1  // past "?"
+        while cursor < bytes.count {
+            var end = cursor
+            var equals = -1
+            while end < bytes.count, bytes[end] != UInt8(ascii: "&") {
+                if equals < 0 && bytes[end] == UInt8(ascii: "=") { equals = end }
+                end += 1
+            }
+            defer { cursor = end + 1 }
+            if end == cursor { continue }
+            let nameEnd = equals < 0 ? end : equals
+            let value = UnsafeBufferPointer(rebasing: bytes[(equals < 0 ? end : equals + 1)..<end])
+            let name = UnsafeBufferPointer(rebasing: bytes[cursor..<nameEnd])
+            if equal(name, "page") {
+                guard let number = smallNumber(value) else { return nil }
+                page = number
+            } else if equal(name, "per_page") {
+                guard let number = smallNumber(value) else { return nil }
+                perPage = number
+            } else if equal(name, "sort") {
+                guard let parsed = ListingSort(rawValue: String(decoding: value, as: UTF8.self)) else { return nil }
+                sort = parsed
+            }
+        }
+        return try? PageRequest(page: page, perPage: perPage, sort: sort)
+    }
+
+    private static func equal(_ bytes: UnsafeBufferPointer<UInt8>, _ literal: StaticString) -> Bool {
+        guard bytes.count == literal.utf8CodeUnitCount else { return false }
+        let start = literal.utf8Start
+        for offset in 0..<bytes.count where bytes[offset] != start[offset] { return false }
+        return true
+    }
+
+    /// 1 to 9 ASCII digits (as `parseInFull` accepts them).
+    private static func smallNumber(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard (1...9).contains(bytes.count) else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard byte >= 48 && byte <= 57 else { return nil }
+            value = value * 10 + Int(byte - 48)
+        }
+        return value
+    }
+
+    /// Parses any request target, with the detail of what is wrong when it has no route.
+    static func parseInFull(method: String, uri: String) -> Result<StorefrontRoute, Failure> {
         let (path, query) = split(uri)
         let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         let route: Result<StorefrontRoute, Failure>
