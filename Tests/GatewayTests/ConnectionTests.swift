@@ -312,6 +312,74 @@ import Testing
         }
     }
 
+    /// A header block that never ends (no END_HEADERS, then silence) holds no connection: the
+    /// stream is reset or the connection told to go away, and it is closed soon after.
+    @Test func anH2HeaderBlockThatNeverEndsDoesNotHoldTheConnection() async throws {
+        try await TestGateway.with(
+            seed: CatalogGenerator(categories: 1, perCategory: 3), environment: Self.fastTimeouts
+        ) {
+            gateway in
+            let socket = try await Self.h2c(gateway.port)
+            try socket.send(H2.frame(.headers, flags: H2.endStream, stream: 1, payload: H2.get("/v1/categories")))
+            let started = ContinuousClock.now
+            let ended = await Self.frames(from: socket, for: .seconds(12)) { _ in false }
+            #expect(ended.closed, "a connection stuck in a header block stayed open")
+            #expect(Self.elapsed(since: started) < .seconds(12))
+            #expect(ended.frames.contains { $0.kind == .goAway || $0.kind == .rstStream })
+        }
+    }
+
+    /// A client that cancels a request whose answer is still being loaded (a miss) loses that
+    /// answer only: the connection goes on answering its other streams.
+    @Test func aStreamResetWhileItsAnswerLoadsLeavesTheConnectionServing() async throws {
+        try await TestGateway.with(seed: CatalogGenerator(categories: 2, perCategory: 40)) { gateway in
+            let socket = try await Self.h2c(gateway.port)
+            var bytes: [UInt8] = []
+            // Misses (nothing is cached yet), each reset at once, in the same write.
+            for index in 0..<10 {
+                let stream = UInt32(2 * index + 1)
+                bytes += H2.frame(
+                    .headers, flags: H2.endStream | H2.endHeaders, stream: stream,
+                    payload: H2.get("/v1/categories/\(index % 2 + 1)/products?page=\(index + 1)&per_page=3"))
+                bytes += H2.frame(.rstStream, stream: stream, payload: [0, 0, 0, 8])  // CANCEL
+            }
+            try socket.send(bytes)
+            // Let the loads finish and their answers meet the closed streams.
+            try await Task.sleep(for: .seconds(1))
+            try socket.send(
+                H2.frame(.headers, flags: H2.endStream | H2.endHeaders, stream: 41, payload: H2.get("/v1/categories")))
+            let outcome = await Self.frames(from: socket) {
+                $0.contains { $0.kind == .data && $0.stream == 41 && $0.flags & H2.endStream != 0 }
+            }
+            #expect(!outcome.closed, "the connection was closed")
+            #expect(!outcome.frames.contains { $0.kind == .goAway }, "\(outcome.frames.suffix(3))")
+            let answer = try #require(outcome.frames.first { $0.kind == .headers && $0.stream == 41 })
+            #expect(try Self.status(of: answer) == "200")
+        }
+    }
+
+    /// Request bodies are read and dropped, and their flow-control windows given back: bodies
+    /// past the connection's initial 64 KiB window do not stall later requests.
+    @Test func h2RequestBodiesPastTheInitialWindowDoNotStallTheConnection() async throws {
+        try await TestGateway.with(seed: CatalogGenerator(categories: 1, perCategory: 3)) { gateway in
+            let socket = try await Self.h2c(gateway.port)
+            for index in 0..<3 {
+                let stream = UInt32(2 * index + 1)
+                var bytes = H2.frame(.headers, flags: H2.endHeaders, stream: stream, payload: H2.get("/v1/categories"))
+                for piece in 0..<4 {
+                    bytes += H2.frame(
+                        .data, flags: piece == 3 ? H2.endStream : 0, stream: stream,
+                        payload: [UInt8](repeating: 0x61, count: 16_000))
+                }
+                try socket.send(bytes)
+                let outcome = await Self.frames(from: socket) {
+                    $0.contains { $0.kind == .headers && $0.stream == stream }
+                }
+                #expect(outcome.frames.contains { $0.kind == .headers && $0.stream == stream }, "request \(index)")
+            }
+        }
+    }
+
     @Test func anIdleH2ConnectionGetsGOAWAYAndIsClosedAfterTheIdleTimeout() async throws {
         try await TestGateway.with(
             seed: CatalogGenerator(categories: 1, perCategory: 3), environment: Self.fastTimeouts

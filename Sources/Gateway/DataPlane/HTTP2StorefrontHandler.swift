@@ -20,6 +20,9 @@ final class HTTP2StorefrontHandler: ChannelInboundHandler {
     private let readTimeout: TimeAmount
     /// Streams whose request has begun but not ended (a request with a body), with their deadline.
     private var incomplete: [HTTP2StreamID: IncompleteRequest] = [:]
+    /// Streams whose answer is being prepared: one the client resets meanwhile is left out of it
+    /// (writing on a closed stream is a connection error in NIOHTTP2's inline mode).
+    private var answering: Set<HTTP2StreamID> = []
     private var timers = RequestTimers()
     private var requestCounter: UInt64 = 0
     private let requestIDPrefix: String
@@ -66,6 +69,21 @@ final class HTTP2StorefrontHandler: ChannelInboundHandler {
                 incomplete[stream] = IncompleteRequest(headers: payload.headers, started: .now(), deadline: deadline)
             }
         case .data(let payload):
+            // The body is read and dropped; the windows are given back so later requests flow.
+            let consumed = payload.data.readableBytes + (payload.paddingBytes ?? 0)
+            if consumed > 0 {
+                context.write(
+                    wrapOutboundOut(
+                        HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: consumed))),
+                    promise: nil)
+                if !payload.endStream {
+                    context.write(
+                        wrapOutboundOut(
+                            HTTP2Frame(streamID: stream, payload: .windowUpdate(windowSizeIncrement: consumed))),
+                        promise: nil)
+                }
+                flushPending = true
+            }
             if payload.endStream, let pending = incomplete.removeValue(forKey: stream) {
                 pending.deadline.cancel()
                 respond(stream: stream, headers: pending.headers, started: pending.started, context: context)
@@ -75,6 +93,14 @@ final class HTTP2StorefrontHandler: ChannelInboundHandler {
         default:
             break
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let closed = event as? StreamClosedEvent {
+            answering.remove(closed.streamID)
+            incomplete.removeValue(forKey: closed.streamID)?.deadline.cancel()
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -89,6 +115,7 @@ final class HTTP2StorefrontHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         for pending in incomplete.values { pending.deadline.cancel() }
         incomplete.removeAll()
+        answering.removeAll()
         context.fireChannelInactive()
     }
 
@@ -101,6 +128,7 @@ final class HTTP2StorefrontHandler: ChannelInboundHandler {
         stream: HTTP2StreamID, headers: HPACKHeaders, started: NIODeadline, context: ChannelHandlerContext
     ) {
         inFlight.begin()
+        answering.insert(stream)
         requestCounter &+= 1
         let requestID =
             StorefrontHandler.requestID(first: headers.first(name: "x-request-id"))
@@ -158,6 +186,14 @@ final class HTTP2StorefrontHandler: ChannelInboundHandler {
         _ response: StorefrontResponse, stream: HTTP2StreamID, request: StorefrontRequest?, isHead: Bool,
         requestID: String, started: NIODeadline, context: ChannelHandlerContext
     ) {
+        guard answering.remove(stream) != nil else {
+            // Reset (or the connection closed) while the answer was prepared.
+            timers.record(
+                route: request?.route.name ?? "invalid", cache: response.cacheLabel, status: response.status,
+                started: started)
+            inFlight.end()
+            return
+        }
         var status = response.status
         var sendBody = !isHead && response.body.readableBytes > 0
         var headers: HPACKHeaders

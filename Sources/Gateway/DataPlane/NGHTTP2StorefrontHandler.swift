@@ -31,8 +31,13 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
     /// Frame bytes the library produced, written as one buffer before any body slice.
     private var outbound: ByteBuffer
     private var wroteSomething = false
-    /// Inside `nghttp2_session_mem_recv` (its callbacks may submit, but not send).
-    private var receiving = false
+    /// How deep inside the library's calls (`mem_recv`, `send`) this handler is: its callbacks may
+    /// submit, but not send, close the channel or free the session, so those wait for the
+    /// outermost call to return (`leave`).
+    private var depth = 0
+    private var sendRequested = false
+    private var closeRequested = false
+    private var deleteRequested = false
     private var idleTimer: Scheduled<Void>?
     private var closeTimer: Scheduled<Void>?
     private var goingAway = false
@@ -114,12 +119,13 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let session else { return }
         let buffer = unwrapInboundIn(data)
-        receiving = true
+        depth += 1
         let result = buffer.withUnsafeReadableBytes { bytes in
             nghttp2_session_mem_recv(
                 session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
         }
-        receiving = false
+        leave(context: context)
+        guard self.session != nil else { return }
         if result < 0 {
             // A fatal error (a flood, a bad preface, a header block past HPACK's limits): the
             // library stops without a GOAWAY for some of them, so one is written here.
@@ -169,24 +175,56 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
 
     // MARK: - Sending
 
-    /// Lets the library write every frame it has queued (not from inside its callbacks).
+    /// Lets the library write every frame it has queued: not from inside its calls (then once the
+    /// outermost returns), and not while the socket cannot take more (then once it can), so what
+    /// a client that does not read can make this process hold is bounded.
     private func send() {
-        guard let session, let context, !receiving, context.channel.isActive else { return }
-        if nghttp2_session_send(session) != 0 {
+        guard let context, context.channel.isActive else { return }
+        if depth > 0 {
+            sendRequested = true
+            return
+        }
+        guard context.channel.isWritable else { return }  // resumed by channelWritabilityChanged
+        guard let session else { return }
+        depth += 1
+        let failed = nghttp2_session_send(session) != 0
+        leave(context: context)
+        if failed {
             close(context: context)
             return
         }
         writeOutbound(context: context)
-        if !receiving { flushIfNeeded(context: context) }
+        flushIfNeeded(context: context)
+        // The flush may have closed the channel and freed the session.
+        guard let session = self.session else { return }
         if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
             close(context: context)
+        }
+    }
+
+    /// Leaves one level of the library's calls; at the outermost, does what its callbacks asked for.
+    private func leave(context: ChannelHandlerContext) {
+        depth -= 1
+        guard depth == 0 else { return }
+        if deleteRequested, let session {
+            deleteRequested = false
+            nghttp2_session_del(session)
+            self.session = nil
+            return
+        }
+        if closeRequested {
+            closeRequested = false
+            close(context: context)
+        } else if sendRequested {
+            sendRequested = false
+            send()
         }
     }
 
     private func writeOutbound(context: ChannelHandlerContext) {
         guard outbound.readableBytes > 0 else { return }
         context.write(wrapOutboundOut(outbound), promise: nil)
-        outbound = context.channel.allocator.buffer(capacity: 4096)
+        outbound = context.channel.allocator.buffer(capacity: 1024)
         wroteSomething = true
     }
 
@@ -235,7 +273,15 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
         }
         idleTimer?.cancel()
         idleTimer = nil
-        streams[id] = Stream()
+        var stream = Stream()
+        // From the first HEADERS frame: a header block or a body that never ends resets the stream.
+        stream.deadline = context?.eventLoop.assumeIsolated().scheduleTask(in: settings.readTimeout) {
+            guard let session = self.session, let pending = self.streams[id], case .receiving = pending.phase
+            else { return }
+            nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, NGHTTP2_CANCEL.rawValue)
+            self.send()
+        }
+        streams[id] = stream
         return 0
     }
 
@@ -251,9 +297,9 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
             switch name.count {
             case 5 where Self.equals(name, ":path"): stream.path = String(decoding: value, as: UTF8.self)
             case 7 where Self.equals(name, ":method"): stream.method = String(decoding: value, as: UTF8.self)
-            case 12 where Self.equals(name, "x-request-id"):
+            case 12 where stream.requestID == nil && Self.equals(name, "x-request-id"):
                 stream.requestID = String(decoding: value, as: UTF8.self)
-            case 13 where Self.equals(name, "if-none-match"):
+            case 13 where stream.ifNoneMatch == nil && Self.equals(name, "if-none-match"):
                 stream.ifNoneMatch = String(decoding: value, as: UTF8.self)
             case 15 where Self.equals(name, "accept-encoding"):
                 stream.acceptEncoding.append(String(decoding: value, as: UTF8.self))
@@ -266,26 +312,15 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
 
     /// A frame of a stream arrived whole: a request that ended is answered; one that goes on
     /// (a body follows) gets its read deadline.
-    fileprivate func frameReceived(stream id: Int32, isRequestHeaders: Bool, type: UInt8, flags: UInt8) {
+    fileprivate func frameReceived(stream id: Int32, type: UInt8, flags: UInt8) {
         guard let context, var stream = streams[id], case .receiving = stream.phase else { return }
         let ended = flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-        let isHeaders = type == UInt8(NGHTTP2_HEADERS.rawValue)
-        guard isHeaders || type == UInt8(NGHTTP2_DATA.rawValue) else { return }
-        if ended {
-            stream.deadline?.cancel()
-            stream.deadline = nil
-            stream.phase = .answering
-            streams[id] = stream
-            respond(stream: id, request: stream, context: context)
-        } else if isRequestHeaders && stream.deadline == nil {
-            stream.deadline = context.eventLoop.assumeIsolated().scheduleTask(in: settings.readTimeout) {
-                guard let session = self.session, let pending = self.streams[id], case .receiving = pending.phase
-                else { return }
-                nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, NGHTTP2_CANCEL.rawValue)
-                self.send()
-            }
-            streams[id] = stream
-        }
+        guard ended, type == UInt8(NGHTTP2_HEADERS.rawValue) || type == UInt8(NGHTTP2_DATA.rawValue) else { return }
+        stream.deadline?.cancel()
+        stream.deadline = nil
+        stream.phase = .answering
+        streams[id] = stream
+        respond(stream: id, request: stream, context: context)
     }
 
     /// Resets a client sent in the current 30-second window (rapid reset, CVE-2023-44487): past
@@ -311,8 +346,8 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
         if case .sending = stream.phase { inFlight.end() }
         // An answer still being prepared finds its stream gone and ends its count itself.
         if streams.isEmpty {
-            if goingAway, let context {
-                close(context: context)
+            if goingAway {
+                closeRequested = true  // done by `leave`, once the library has returned
             } else {
                 armIdleTimer()
             }
@@ -375,7 +410,11 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
         requestID: String, started: NIODeadline
     ) {
         guard let session, var stream = streams[id], case .answering = stream.phase else {
-            inFlight.end()  // the stream was reset or the connection closed while the answer was prepared
+            // The stream was reset or the connection closed while the answer was prepared.
+            timers.record(
+                route: request?.route.name ?? "invalid", cache: response.cacheLabel, status: response.status,
+                started: started)
+            inFlight.end()
             return
         }
         var status = response.status
@@ -413,8 +452,7 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
             return nghttp2_submit_response(session, id, nameValues, count, nil)
         }
         if result != 0 {
-            streams[id] = nil
-            inFlight.end()
+            // The stream's close (after this reset) ends its count, as for every answered stream.
             nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, NGHTTP2_INTERNAL_ERROR.rawValue)
         }
         send()
@@ -491,6 +529,7 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
             session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
             error.rawValue, nil, 0)
         send()
+        guard self.session != nil, context.channel.isActive else { return }  // closed already
         if streams.isEmpty {
             // Give the client the GOAWAY, then close (a client that closes first is fine too).
             closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(100)) {
@@ -528,6 +567,11 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
     }
 
     private func close(context: ChannelHandlerContext) {
+        if depth > 0 {
+            closeRequested = true
+            return
+        }
+        writeOutbound(context: context)  // the library's last frames (a GOAWAY, an END_STREAM)
         flushIfNeeded(context: context)
         if context.channel.isActive { context.close(promise: nil) }
     }
@@ -542,9 +586,13 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
             if case .sending = stream.phase { inFlight.end() }
         }
         streams.removeAll()
-        if let session {
+        // The session is freed here only outside the library's calls; inside one (a callback closed
+        // the channel), `leave` or `deinit` frees it.
+        if let session, depth == 0 {
             nghttp2_session_del(session)
             self.session = nil
+        } else if session != nil {
+            deleteRequested = true
         }
     }
 
@@ -591,9 +639,8 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
                 return 0
             }
             NGHTTP2StorefrontHandler.handler(user).frameReceived(
-                stream: cnghttp2_frame_stream_id(frame),
-                isRequestHeaders: cnghttp2_frame_is_request_headers(frame) != 0,
-                type: cnghttp2_frame_type(frame), flags: cnghttp2_frame_flags(frame))
+                stream: cnghttp2_frame_stream_id(frame), type: cnghttp2_frame_type(frame),
+                flags: cnghttp2_frame_flags(frame))
             return 0
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, stream, _, user in

@@ -213,6 +213,10 @@ public final class StorefrontServer: Service, Sendable {
             try operations.addHandler(http2)
             try operations.addHandler(GoAwayAckDeadline(ackTimeout: .seconds(5)))
             try operations.addHandler(management)
+            // The channel is active already: its timers (idle GOAWAY, keepalive) start on a
+            // channelActive replayed to it, or a connection that never finishes a stream would
+            // never be told to go away.
+            try operations.addHandler(ReplayChannelActive(), position: .before(management))
             try operations.addHandler(CloseOnConnectionError())
             if settings.http2Engine == .frames {
                 try operations.addHandler(
@@ -254,6 +258,17 @@ public final class StorefrontServer: Service, Sendable {
         configuration.streamResetFrameRateLimit.maximumCount = 200
         configuration.streamResetFrameRateLimit.windowLength = .seconds(30)
         return configuration
+    }
+}
+
+/// Delivers `channelActive` once more to the handlers after it, then leaves: for handlers added
+/// to a connection that is already active.
+final class ReplayChannelActive: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = Any
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { context.fireChannelActive() }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }
 
