@@ -31,7 +31,10 @@ public struct CatalogResponder: StorefrontResponder {
             redis: redis, scheme: scheme, policy: policy, nearCacheBytes: nearCacheBytes, logger: logger,
             decode: {
                 [negativeCacheControl = "public, max-age=\(policy.negativeTTL.components.seconds)"] payload, negative in
-                PreparedResponse(payload: payload, cacheControl: negative ? negativeCacheControl : cacheControl)
+                // Without a near-cache a decoded entry answers one request: no near-hit headers.
+                PreparedResponse(
+                    payload: payload, cacheControl: negative ? negativeCacheControl : cacheControl,
+                    forNearCache: nearCacheBytes > 0)
                     ?? PreparedResponse(
                         status: .internalServerError, body: [], surrogateKey: "", cacheControl: "no-store")
             },

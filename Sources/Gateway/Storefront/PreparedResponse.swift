@@ -20,17 +20,23 @@ public struct PreparedResponse: Sendable {
     public var headers: HTTPHeaders
     /// The headers of the gzip answer (its own ETag: a different representation).
     public var gzipHeaders: HTTPHeaders
-    /// The whole header set of a near-cache hit (with `Cache-Status` and `Content-Length`), built
-    /// once when the entry is decoded, so a hit copies nothing but what it appends per request.
-    let nearHitHeaders: HTTPHeaders
-    let nearHitGzipHeaders: HTTPHeaders
-    /// The same two header sets as HTTP/2 header lists, built once with them.
-    let nearHitHTTP2Headers: HPACKHeaders
-    let nearHitGzipHTTP2Headers: HPACKHeaders
+    /// The whole header sets of a near-cache hit, built once when the entry is decoded for the
+    /// near-cache, so a hit copies nothing but what it appends per request; `nil` for an entry
+    /// that only answers one Redis hit (building them would be wasted).
+    let nearHit: NearHitHeaders?
+
+    struct NearHitHeaders: Sendable {
+        /// With `Cache-Status` and `Content-Length`.
+        let identity: HTTPHeaders
+        let gzip: HTTPHeaders
+        /// The same two as HTTP/2 header lists.
+        let identityHTTP2: HPACKHeaders
+        let gzipHTTP2: HPACKHeaders
+    }
 
     public init(
         status: HTTPResponseStatus, etag: String, surrogateKey: String, body: ByteBuffer, gzipBody: ByteBuffer? = nil,
-        cacheControl: String
+        cacheControl: String, forNearCache: Bool = true
     ) {
         self.status = status
         self.etag = etag
@@ -49,16 +55,20 @@ public struct PreparedResponse: Sendable {
         gzipHeaders.replaceOrAdd(name: "etag", value: Self.gzipETag(etag))
         gzipHeaders.add(name: "content-encoding", value: "gzip")
         self.gzipHeaders = gzipHeaders
+        guard forNearCache else {
+            nearHit = nil
+            return
+        }
         var nearHitHeaders = headers
         nearHitHeaders.add(name: "cache-status", value: CacheStatus.nearHit)
         nearHitHeaders.add(name: "content-length", value: String(body.readableBytes))
-        self.nearHitHeaders = nearHitHeaders
         var nearHitGzipHeaders = gzipHeaders
         nearHitGzipHeaders.add(name: "cache-status", value: CacheStatus.nearHit)
         nearHitGzipHeaders.add(name: "content-length", value: String(gzipBody?.readableBytes ?? 0))
-        self.nearHitGzipHeaders = nearHitGzipHeaders
-        self.nearHitHTTP2Headers = HTTP2StorefrontHandler.hpack(status: status, nearHitHeaders, dropping: [])
-        self.nearHitGzipHTTP2Headers = HTTP2StorefrontHandler.hpack(status: status, nearHitGzipHeaders, dropping: [])
+        nearHit = NearHitHeaders(
+            identity: nearHitHeaders, gzip: nearHitGzipHeaders,
+            identityHTTP2: HTTP2StorefrontHandler.hpack(status: status, nearHitHeaders, dropping: []),
+            gzipHTTP2: HTTP2StorefrontHandler.hpack(status: status, nearHitGzipHeaders, dropping: []))
     }
 
     /// Builds a response for a freshly rendered body; the ETag is a 64-bit FNV-1a of the bytes, and
@@ -87,7 +97,7 @@ public struct PreparedResponse: Sendable {
     }
 
     /// Reads a payload; the bodies are slices of `payload`, not copies.
-    public init?(payload: ByteBuffer, cacheControl: String) {
+    public init?(payload: ByteBuffer, cacheControl: String, forNearCache: Bool = true) {
         var buffer = payload
         guard let code = buffer.readInteger(as: UInt16.self), let etagLength = buffer.readInteger(as: UInt16.self),
             let etag = buffer.readString(length: Int(etagLength)), let keyLength = buffer.readInteger(as: UInt16.self),
@@ -97,7 +107,7 @@ public struct PreparedResponse: Sendable {
         else { return nil }
         self.init(
             status: HTTPResponseStatus(statusCode: Int(code)), etag: etag, surrogateKey: surrogateKey, body: body,
-            gzipBody: buffer.readableBytes > 0 ? buffer : nil, cacheControl: cacheControl)
+            gzipBody: buffer.readableBytes > 0 ? buffer : nil, cacheControl: cacheControl, forNearCache: forNearCache)
     }
 
     /// A strong validator: equal bodies, equal tags; any change of a byte changes it.
@@ -122,16 +132,16 @@ public struct PreparedResponse: Sendable {
 
     /// The answer to a near-cache hit: headers complete but for the request id.
     func nearHitResponse(gzip: Bool) -> StorefrontResponse {
+        guard let nearHit else { return response(cacheStatus: CacheStatus.nearHit, label: "near_hit", gzip: gzip) }
         var response: StorefrontResponse
         if gzip, let gzipBody {
             response = StorefrontResponse(
-                status: status, headers: nearHitGzipHeaders, body: gzipBody, cacheLabel: "near_hit",
-                hasContentLength: true)
-            response.http2Headers = nearHitGzipHTTP2Headers
+                status: status, headers: nearHit.gzip, body: gzipBody, cacheLabel: "near_hit", hasContentLength: true)
+            response.http2Headers = nearHit.gzipHTTP2
         } else {
             response = StorefrontResponse(
-                status: status, headers: nearHitHeaders, body: body, cacheLabel: "near_hit", hasContentLength: true)
-            response.http2Headers = nearHitHTTP2Headers
+                status: status, headers: nearHit.identity, body: body, cacheLabel: "near_hit", hasContentLength: true)
+            response.http2Headers = nearHit.identityHTTP2
         }
         return response
     }
