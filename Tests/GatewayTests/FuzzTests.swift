@@ -200,6 +200,7 @@ enum HostileJSON {
             "/v1/categories", "/v1/categories/", "/v1/categories/{id}/products", "/v1/categories/{id}/products/",
             "/v1/products/{id}", "/v1/products/{id}/", "/v1/products", "/v1/Categories", "/v2/categories",
             "/v1/categories/{id}", "/v1//categories", "v1/categories", "/v1/categories/{id}/productsx",
+            "/v1/categories?\u{301}", "/v1/products/{id}?\u{301}",
         ]
         let ids = [
             "1", "0", "01", "007", "42", "9223372036854775807", "9223372036854775808", "-1", "+1", "", "1a", "%31",
@@ -210,6 +211,7 @@ enum HostileJSON {
             "page=-1", "page=1e2", "per_page=20", "per_page=100", "per_page=10000", "per_page=10001", "per_page=0",
             "per_page=", "sort=newest", "sort=price_asc", "sort=price_desc", "sort=PRICE_ASC", "sort=", "sort",
             "x=1", "", "=", "==", "page==1", "pag%65=2", "page=1%20", "utm_source=mail", "page=500&per_page=20",
+            "\u{301}", "x=\u{600}", "page=\u{301}2", "é=1", "sort=newest\u{301}",
         ]
         await propertyCheck(count: Self.cases, input: seeds) { seed in
             var rng = SplitMix64(seed: seed)

@@ -23,6 +23,16 @@ final class HTTP2StorefrontHandler: ChannelInboundHandler {
     /// Streams whose answer is being prepared: one the client resets meanwhile is left out of it
     /// (writing on a closed stream is a connection error in NIOHTTP2's inline mode).
     private var answering: Set<HTTP2StreamID> = []
+    /// Answers ready while the socket could not take more: NIOHTTP2 would hold their HEADERS
+    /// frames, and one whose stream the client resets meanwhile would then fail the connection.
+    /// Kept here until writable, and dropped if their stream closes first.
+    private var held: [HeldAnswer] = []
+
+    struct HeldAnswer {
+        var stream: HTTP2StreamID
+        var headers: HPACKHeaders
+        var body: ByteBuffer?
+    }
     private var timers = RequestTimers()
     private var requestCounter: UInt64 = 0
     private let requestIDPrefix: String
@@ -70,13 +80,16 @@ final class HTTP2StorefrontHandler: ChannelInboundHandler {
             }
         case .data(let payload):
             // The body is read and dropped; the windows are given back so later requests flow.
-            let consumed = payload.data.readableBytes + (payload.paddingBytes ?? 0)
+            // (A padded frame also spends its pad-length byte.)
+            let consumed = payload.data.readableBytes + (payload.paddingBytes.map { $0 + 1 } ?? 0)
             if consumed > 0 {
                 context.write(
                     wrapOutboundOut(
                         HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: consumed))),
                     promise: nil)
-                if !payload.endStream {
+                // Only for a stream still being read, and only while frames go out at once (a
+                // WINDOW_UPDATE held back until a stream has closed is a connection error).
+                if !payload.endStream, incomplete[stream] != nil, context.channel.isWritable {
                     context.write(
                         wrapOutboundOut(
                             HTTP2Frame(streamID: stream, payload: .windowUpdate(windowSizeIncrement: consumed))),
@@ -99,6 +112,9 @@ final class HTTP2StorefrontHandler: ChannelInboundHandler {
         if let closed = event as? StreamClosedEvent {
             answering.remove(closed.streamID)
             incomplete.removeValue(forKey: closed.streamID)?.deadline.cancel()
+            let before = held.count
+            held.removeAll { $0.stream == closed.streamID }
+            for _ in held.count..<before { inFlight.end() }
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -112,10 +128,22 @@ final class HTTP2StorefrontHandler: ChannelInboundHandler {
         context.fireChannelReadComplete()
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && !held.isEmpty {
+            let answers = held
+            held.removeAll()
+            for answer in answers { send(answer, context: context) }
+            context.flush()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         for pending in incomplete.values { pending.deadline.cancel() }
         incomplete.removeAll()
         answering.removeAll()
+        for _ in held { inFlight.end() }
+        held.removeAll()
         context.fireChannelInactive()
     }
 
@@ -215,27 +243,38 @@ final class HTTP2StorefrontHandler: ChannelInboundHandler {
         headers.add(name: "x-request-id", value: requestID, indexing: .nonIndexable)
         timers.record(
             route: request?.route.name ?? "invalid", cache: response.cacheLabel, status: status, started: started)
-        let inFlight = self.inFlight
-        let done: EventLoopPromise<Void> = context.eventLoop.makePromise()
-        done.futureResult.whenComplete { _ in inFlight.end() }
-        if sendBody {
-            context.write(
-                wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers)))), promise: nil)
-            context.write(
-                wrapOutboundOut(
-                    HTTP2Frame(
-                        streamID: stream, payload: .data(.init(data: .byteBuffer(response.body), endStream: true)))
-                ), promise: done)
-        } else {
-            context.write(
-                wrapOutboundOut(
-                    HTTP2Frame(streamID: stream, payload: .headers(.init(headers: headers, endStream: true)))),
-                promise: done)
+        let answer = HeldAnswer(stream: stream, headers: headers, body: sendBody ? response.body : nil)
+        guard context.channel.isWritable else {
+            held.append(answer)
+            return
         }
+        send(answer, context: context)
         if inReadLoop {
             flushPending = true
         } else {
             context.flush()
+        }
+    }
+
+    private func send(_ answer: HeldAnswer, context: ChannelHandlerContext) {
+        let inFlight = self.inFlight
+        let done: EventLoopPromise<Void> = context.eventLoop.makePromise()
+        done.futureResult.whenComplete { _ in inFlight.end() }
+        if let body = answer.body {
+            context.write(
+                wrapOutboundOut(HTTP2Frame(streamID: answer.stream, payload: .headers(.init(headers: answer.headers)))),
+                promise: nil)
+            context.write(
+                wrapOutboundOut(
+                    HTTP2Frame(streamID: answer.stream, payload: .data(.init(data: .byteBuffer(body), endStream: true)))
+                ),
+                promise: done)
+        } else {
+            context.write(
+                wrapOutboundOut(
+                    HTTP2Frame(
+                        streamID: answer.stream, payload: .headers(.init(headers: answer.headers, endStream: true)))
+                ), promise: done)
         }
     }
 

@@ -40,6 +40,10 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
     private var deleteRequested = false
     private var idleTimer: Scheduled<Void>?
     private var closeTimer: Scheduled<Void>?
+    private var stallTimer: Scheduled<Void>?
+    private var closing = false
+    /// The session was torn down (its callbacks must not create anything more).
+    private var tornDown = false
     private var goingAway = false
     private var readPending = false
     /// Scratch space for one answer's header list (names and values back to back) and its `nghttp2_nv`s.
@@ -124,14 +128,18 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
             nghttp2_session_mem_recv(
                 session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count)
         }
-        leave(context: context)
-        guard self.session != nil else { return }
         if result < 0 {
             // A fatal error (a flood, a bad preface, a header block past HPACK's limits): the
-            // library stops without a GOAWAY for some of them, so one is written here.
+            // library stops without a GOAWAY for some of them, so one is written here; nothing
+            // else is sent on the failed session.
+            sendRequested = false
+            closeRequested = false
+            leave(context: context)
             goAwayAndClose(context: context, error: Self.goAwayCode(for: Int32(result)))
             return
         }
+        leave(context: context)
+        guard self.session != nil else { return }
         send()
     }
 
@@ -142,6 +150,8 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
+            stallTimer?.cancel()
+            stallTimer = nil
             send()
             if readPending {
                 readPending = false
@@ -154,6 +164,7 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
     /// No more reading while the socket cannot take what was already written: a client that
     /// sends requests without reading answers holds at most one socket buffer's worth.
     func read(context: ChannelHandlerContext) {
+        if closing { return }
         if context.channel.isWritable {
             context.read()
         } else {
@@ -184,7 +195,18 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
             sendRequested = true
             return
         }
-        guard context.channel.isWritable else { return }  // resumed by channelWritabilityChanged
+        guard context.channel.isWritable else {
+            // Resumed by channelWritabilityChanged; a client that reads nothing for the idle
+            // timeout is closed (its connection would otherwise be held forever).
+            if stallTimer == nil {
+                stallTimer = context.eventLoop.assumeIsolated().scheduleTask(in: settings.idleTimeout) {
+                    self.stallTimer = nil
+                    guard let context = self.context, !context.channel.isWritable else { return }
+                    context.close(promise: nil)
+                }
+            }
+            return
+        }
         guard let session else { return }
         depth += 1
         let failed = nghttp2_session_send(session) != 0
@@ -265,6 +287,7 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
     // MARK: - Streams
 
     fileprivate func beginHeaders(stream id: Int32) -> Int32 {
+        if tornDown || closing { return NGHTTP2_ERR_CALLBACK_FAILURE.rawValue }
         if streams[id] != nil { return 0 }  // trailers of a request with a body
         if streams.count >= settings.maximumConcurrentStreams {
             // One stream past the advertised limit ends the connection (RFC 9113 §5.1.2).
@@ -566,19 +589,34 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
         close(context: context)
     }
 
+    /// Closes once what was written has gone out (the last answers, the GOAWAY), or after the
+    /// shutdown grace if the client does not take it.
     private func close(context: ChannelHandlerContext) {
         if depth > 0 {
             closeRequested = true
             return
         }
+        guard context.channel.isActive, !closing else { return }
+        closing = true
         writeOutbound(context: context)  // the library's last frames (a GOAWAY, an END_STREAM)
-        flushIfNeeded(context: context)
-        if context.channel.isActive { context.close(promise: nil) }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: written)
+        wroteSomething = false
+        let backstop = context.eventLoop.assumeIsolated().scheduleTask(in: settings.shutdownGrace) {
+            context.close(promise: nil)
+        }
+        written.futureResult.assumeIsolated().whenComplete { _ in
+            backstop.cancel()
+            context.close(promise: nil)
+        }
     }
 
     private func tearDown() {
+        tornDown = true
         idleTimer?.cancel()
         idleTimer = nil
+        stallTimer?.cancel()
+        stallTimer = nil
         closeTimer?.cancel()
         closeTimer = nil
         for stream in streams.values {

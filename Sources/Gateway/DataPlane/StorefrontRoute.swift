@@ -38,6 +38,9 @@ public enum StorefrontRoute: Sendable, Hashable {
     }
 
     private static func parseCommon(target bytes: UnsafeBufferPointer<UInt8>) -> StorefrontRoute? {
+        // The full parser reads characters, and a combining mark joins the `?` or `&` before
+        // it: any byte past ASCII goes there.
+        for byte in bytes where byte >= 0x80 { return nil }
         var cursor = 0
         func skip(_ literal: StaticString) -> Bool {
             let count = literal.utf8CodeUnitCount
