@@ -164,11 +164,7 @@ final class HTTP2StorefrontHandler: ChannelInboundHandler {
         let method = headers.first(name: ":method") ?? ""
         let isHead = method == "HEAD"
         if Self.headerBytes(headers) > StorefrontHandler.maximumHeaderBytes {
-            let problem = Problem(
-                status: .requestHeaderFieldsTooLarge, title: "Request Header Fields Too Large",
-                detail:
-                    "the request's headers are larger than \(StorefrontHandler.maximumHeaderBytes / 1024) KiB in all"
-            )
+            let problem = Problem.requestHeadersTooLarge
             write(
                 .problem(problem, instance: "/"), stream: stream, request: nil, isHead: isHead, requestID: requestID,
                 started: started, context: context)
@@ -194,15 +190,7 @@ final class HTTP2StorefrontHandler: ChannelInboundHandler {
                 context: context)
         case .later(let future):
             future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
-                let response: StorefrontResponse
-                switch result {
-                case .success(let value): response = value
-                case .failure:
-                    response = .problem(
-                        Problem(
-                            status: .internalServerError, title: "Internal Server Error",
-                            detail: "the request failed; it is logged"))
-                }
+                let response = StorefrontResponse.answer(result)
                 self.write(
                     response, stream: stream, request: request, isHead: isHead, requestID: requestID,
                     started: started, context: context)

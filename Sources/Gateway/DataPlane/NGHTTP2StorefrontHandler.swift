@@ -383,11 +383,7 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
         let requestID = StorefrontHandler.requestID(first: stream.requestID) ?? "\(requestIDPrefix)-\(requestCounter)"
         let isHead = stream.method == "HEAD"
         if stream.headerBytes > StorefrontHandler.maximumHeaderBytes {
-            let problem = Problem(
-                status: .requestHeaderFieldsTooLarge, title: "Request Header Fields Too Large",
-                detail:
-                    "the request's headers are larger than \(StorefrontHandler.maximumHeaderBytes / 1024) KiB in all"
-            )
+            let problem = Problem.requestHeadersTooLarge
             answer(
                 .problem(problem, instance: "/"), stream: id, request: nil, isHead: isHead, requestID: requestID,
                 started: stream.started)
@@ -413,15 +409,7 @@ final class NGHTTP2StorefrontHandler: ChannelDuplexHandler, RemovableChannelHand
         case .later(let future):
             let started = stream.started
             future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
-                let response: StorefrontResponse
-                switch result {
-                case .success(let value): response = value
-                case .failure:
-                    response = .problem(
-                        Problem(
-                            status: .internalServerError, title: "Internal Server Error",
-                            detail: "the request failed; it is logged"))
-                }
+                let response = StorefrontResponse.answer(result)
                 self.answer(
                     response, stream: id, request: request, isHead: isHead, requestID: requestID, started: started)
             }

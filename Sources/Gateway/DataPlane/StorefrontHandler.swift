@@ -109,9 +109,7 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
         requestCounter &+= 1
         let requestID = Self.requestID(from: head.headers) ?? "\(requestIDPrefix)-\(requestCounter)"
         if Self.headerBytes(head.headers) > Self.maximumHeaderBytes {
-            let problem = Problem(
-                status: .requestHeaderFieldsTooLarge, title: "Request Header Fields Too Large",
-                detail: "the request's headers are larger than \(Self.maximumHeaderBytes / 1024) KiB in all")
+            let problem = Problem.requestHeadersTooLarge
             write(.problem(problem, instance: "/"), for: head, request: nil, requestID: requestID, context: context)
             return
         }
@@ -136,15 +134,7 @@ final class StorefrontHandler: ChannelInboundHandler, RemovableChannelHandler {
             write(response, for: head, request: request, requestID: requestID, context: context)
         case .later(let future):
             future.hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
-                let response: StorefrontResponse
-                switch result {
-                case .success(let value): response = value
-                case .failure:
-                    response = .problem(
-                        Problem(
-                            status: .internalServerError, title: "Internal Server Error",
-                            detail: "the request failed; it is logged"))
-                }
+                let response = StorefrontResponse.answer(result)
                 self.write(response, for: head, request: request, requestID: requestID, context: context)
             }
         }

@@ -38,6 +38,28 @@ public struct StorefrontResponse: Sendable {
     }
 }
 
+extension StorefrontResponse {
+    /// The response a responder's future completed with; a failure is a 500 whose detail says
+    /// it is logged (the responder logged it).
+    static func answer(_ result: Result<StorefrontResponse, any Error>) -> StorefrontResponse {
+        switch result {
+        case .success(let response): response
+        case .failure:
+            .problem(
+                Problem(
+                    status: .internalServerError, title: "Internal Server Error",
+                    detail: "the request failed; it is logged"))
+        }
+    }
+}
+
+extension Problem {
+    /// A request whose headers (names and values) exceed `StorefrontHandler.maximumHeaderBytes`.
+    static let requestHeadersTooLarge = Problem(
+        status: .requestHeaderFieldsTooLarge, title: "Request Header Fields Too Large",
+        detail: "the request's headers are larger than \(StorefrontHandler.maximumHeaderBytes / 1024) KiB in all")
+}
+
 /// What a responder has for a request: an answer right now (no allocation of a future, no task),
 /// or one that completes later on the channel's event loop.
 public enum StorefrontAnswer: Sendable {
